@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+import { register as demo } from './demo.js';
+
+/** Each command module exports one `register(program)`; keep this list sorted. */
+export const commands: Array<(program: Command) => void> = [
+  demo,
+];

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export { createLogger, silentLogger, type Logger, type LoggerOptions } from './observe/logger.js';
+export { Counters } from './observe/counters.js';
