@@ -1,0 +1,62 @@
+/**
+ * Time as an injected component, so retransmission and rate limiting are tested with a
+ * manual clock instead of sleeps.
+ */
+export interface Clock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** A clock that only moves when told to: `advance(ms)` fires due timers in time order. */
+export class ManualClock implements Clock {
+  #now = 0;
+  #nextId = 1;
+  readonly #timers = new Map<number, { at: number; callback: () => void }>();
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const id = this.#nextId++;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), callback });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Timers still pending. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      let dueId: number | undefined;
+      let dueAt = Infinity;
+      for (const [id, timer] of this.#timers) {
+        if (timer.at <= target && timer.at < dueAt) {
+          dueId = id;
+          dueAt = timer.at;
+        }
+      }
+      if (dueId === undefined) break;
+      const timer = this.#timers.get(dueId)!;
+      this.#timers.delete(dueId);
+      this.#now = dueAt;
+      timer.callback();
+    }
+    this.#now = target;
+  }
+}
