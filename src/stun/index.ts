@@ -1,0 +1,13 @@
+export { udpBinding, tcpBinding, bindingRequest, bindingResult, DEFAULT_TCP_TIMEOUT_MS } from './client.js';
+export type { BindingResult, UdpBindingOptions, TcpBindingOptions } from './client.js';
+export { StunUdpSocket } from './udp-socket.js';
+export type { StunUdpSocketOptions, StunRequestOptions, StunTransactionResult } from './udp-socket.js';
+export { startStunServer, DEFAULT_STUN_PORT, DEFAULT_STUN_ALT_PORT } from './server.js';
+export type { StunServer, StunServerOptions, StunServerLimits, StunServerEndpoints, StunServerCounter } from './server.js';
+export { Retransmission, retransmissionSchedule, DEFAULT_RTO_MS, DEFAULT_RC, DEFAULT_RM } from './retransmit.js';
+export type { RetransmitOptions, RetransmissionOptions } from './retransmit.js';
+export { StunFrameDecoder, DEFAULT_MAX_FRAME_BYTES } from './framing.js';
+export { RateLimiter, type RateLimiterOptions } from './rate-limiter.js';
+export { systemClock, ManualClock, type Clock } from './clock.js';
+export { formatAddress, type HostPort } from './addresses.js';
+export { StunTimeoutError, StunErrorResponse, StunFramingError, StunBadResponseError, StunSocketClosedError } from './errors.js';
