@@ -1,3 +1,4 @@
 export * from './errors.js';
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from './observe/logger.js';
 export { Counters } from './observe/counters.js';
+export * from './codec/index.js';
