@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from '../../errors.js';
+import { createLogger } from '../../observe/logger.js';
+import { DEFAULT_STUN_ALT_PORT, DEFAULT_STUN_PORT, startStunServer } from '../../stun/index.js';
+
+function port(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgumentError(`not a port: ${text}`);
+  return value;
+}
+
+function positive(text: string): number {
+  const value = Number(text);
+  if (!(value > 0)) throw new InvalidArgumentError(`expected a positive number, got ${text}`);
+  return value;
+}
+
+interface Flags {
+  host: string;
+  altHost?: string;
+  port: number;
+  altPort: number;
+  udp: boolean;
+  tcp: boolean;
+  json?: boolean;
+  rate?: number;
+  maxConnections?: number;
+  idleTimeout?: number;
+  username?: string;
+  password?: string;
+}
+
+/** `ntcp stun-server`: runs until SIGINT/SIGTERM, then prints its counters. */
+export function register(program: Command): void {
+  program
+    .command('stun-server')
+    .description('run a STUN server (full RFC 5780 with --alt-host)')
+    .requiredOption('--host <ip>', 'primary address')
+    .option('--alt-host <ip>', 'alternate address (enables RFC 5780 CHANGE-REQUEST / OTHER-ADDRESS)')
+    .option('--port <n>', 'primary port', port, DEFAULT_STUN_PORT)
+    .option('--alt-port <n>', 'alternate port', port, DEFAULT_STUN_ALT_PORT)
+    .option('--no-udp', 'do not serve UDP')
+    .option('--no-tcp', 'do not serve TCP')
+    .option('--rate <n>', 'requests per second per source IP (default 200)', positive)
+    .option('--max-connections <n>', 'open TCP connections (default 1024)', positive)
+    .option('--idle-timeout <ms>', 'close idle TCP connections after (default 30000)', positive)
+    .option('--username <name>', 'require short-term credentials: username')
+    .option('--password <secret>', 'require short-term credentials: password')
+    .option('--json', 'one JSON line per log event')
+    .action(async (flags: Flags) => {
+      const logger = createLogger({ json: flags.json });
+      if ((flags.username === undefined) !== (flags.password === undefined)) {
+        throw new InvalidArgumentError('--username and --password go together');
+      }
+      const server = await startStunServer({
+        host: flags.host,
+        altHost: flags.altHost,
+        port: flags.port,
+        altPort: flags.altPort,
+        udp: flags.udp,
+        tcp: flags.tcp,
+        credentials: flags.username !== undefined ? { username: flags.username, password: flags.password! } : undefined,
+        limits: { ratePerSecond: flags.rate, maxTcpConnections: flags.maxConnections, tcpIdleTimeoutMs: flags.idleTimeout },
+        logger,
+      });
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.close();
+      logger.child({ component: 'stun-server' }).info({ counters: server.counters.snapshot() }, 'stopped');
+    });
+}
