@@ -1,0 +1,119 @@
+import net from 'node:net';
+import { AbortedError, TimeoutError } from '../errors.js';
+import { BrokerMessage, PROTOCOL_VERSION } from './protocol.js';
+import { BadMessageError, BrokerConnectError, BrokerError, errorFromReply } from './errors.js';
+import { encodeFrame, FrameDecoder, parseFrameBody } from './framing.js';
+
+/** Client-side frames are bounded too, but above the broker's (they carry profiles and query pages). */
+export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+export interface LinkOptions {
+  host: string;
+  port: number;
+  localAddress?: string;
+  maxFrameBytes: number;
+  connectTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * One TCP connection to the broker, hello done: frames in (validated) and out. Owners get each
+ * broker message through `onMessage` and one `onClose` with the reason (undefined when clean).
+ */
+export class BrokerLink {
+  readonly socket: net.Socket;
+  readonly heartbeatIntervalMs: number;
+  readonly observed: { family: 'IPv4' | 'IPv6'; address: string; port: number };
+  onMessage: (message: BrokerMessage) => void = () => undefined;
+  onClose: (error: BrokerError | undefined) => void = () => undefined;
+  #closeError: BrokerError | undefined;
+
+  private constructor(socket: net.Socket, welcome: Extract<BrokerMessage, { type: 'welcome' }>) {
+    this.socket = socket;
+    this.heartbeatIntervalMs = welcome.heartbeatIntervalMs;
+    this.observed = welcome.observed;
+  }
+
+  /** Connects and says hello; rejects with ERR_CONNECT, ERR_VERSION, ERR_TIMEOUT or ERR_ABORTED. */
+  static open(options: LinkOptions): Promise<BrokerLink> {
+    return new Promise((resolve, reject) => {
+      const decoder = new FrameDecoder(options.maxFrameBytes);
+      const socket = net.connect({
+        host: options.host, port: options.port, noDelay: true,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      });
+      let link: BrokerLink | undefined;
+      let settled = false;
+      const settle = (error: BrokerError | AbortedError | TimeoutError | undefined): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (error) {
+          socket.destroy();
+          reject(error);
+        } else {
+          resolve(link!);
+        }
+      };
+      const timer = setTimeout(() => settle(new TimeoutError(`no answer from broker ${options.host}:${options.port}`, options.connectTimeoutMs)), options.connectTimeoutMs);
+      const onAbort = (): void => settle(new AbortedError('connecting to the broker was aborted', { cause: options.signal?.reason }));
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+
+      socket.on('connect', () => socket.write(encodeFrame({ type: 'hello', version: PROTOCOL_VERSION, software: 'ntcp' })));
+      socket.on('error', (error) => {
+        const wrapped = new BrokerConnectError(`broker ${options.host}:${options.port}: ${error.message}`, { cause: error });
+        if (!settled) settle(wrapped);
+        else link?.destroy(wrapped);
+      });
+      socket.on('close', () => {
+        if (!settled) settle(new BrokerConnectError(`broker ${options.host}:${options.port} closed the connection during hello`));
+        else link?.onClose(link.#closeError);
+      });
+      socket.on('data', (chunk: Buffer) => {
+        let messages: BrokerMessage[];
+        try {
+          messages = decoder.push(chunk).map(decodeMessage);
+        } catch (error) {
+          const typed = error instanceof BrokerError ? error : new BadMessageError('unreadable frame from broker', { cause: error });
+          if (!settled) settle(typed);
+          else link?.destroy(typed);
+          return;
+        }
+        for (const message of messages) {
+          if (link) {
+            link.onMessage(message);
+          } else if (message.type === 'welcome') {
+            link = new BrokerLink(socket, message);
+            settle(undefined);
+          } else if (message.type === 'error') {
+            settle(errorFromReply(message));
+          } else {
+            settle(new BadMessageError(`expected welcome from broker, got ${message.type}`));
+          }
+        }
+      });
+    });
+  }
+
+  send(message: object): void {
+    if (!this.socket.destroyed) this.socket.write(encodeFrame(message));
+  }
+
+  get open(): boolean {
+    return !this.socket.destroyed;
+  }
+
+  /** Closes, remembering why, so `onClose` reports it. */
+  destroy(error?: BrokerError): void {
+    if (error) this.#closeError ??= error;
+    this.socket.destroy();
+  }
+}
+
+function decodeMessage(body: Buffer): BrokerMessage {
+  const parsed = BrokerMessage.safeParse(parseFrameBody(body));
+  if (!parsed.success) throw new BadMessageError(`invalid message from broker: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+  return parsed.data;
+}
