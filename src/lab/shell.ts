@@ -1,0 +1,89 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { LabCommandError, LabNotRootError, LabToolMissingError } from './errors.js';
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Output kept per stream; a runaway child cannot exhaust memory. */
+const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
+
+/** Runs a program to completion, feeding `input` on stdin; never throws for a non-zero exit. */
+export function run(
+  argv: readonly string[],
+  options: { input?: string; timeoutMs?: number; signal?: AbortSignal; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
+  const [file, ...args] = argv;
+  if (!file) return Promise.reject(new LabCommandError('(empty)', null, 'empty command'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
+    child.stdout.on('data', (chunk: Buffer) => {
+      outBytes += chunk.length;
+      if (outBytes <= MAX_OUTPUT_BYTES) out.push(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      errBytes += chunk.length;
+      if (errBytes <= MAX_OUTPUT_BYTES) err.push(chunk);
+    });
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') reject(missingTool(file, error));
+      else reject(new LabCommandError(argv.join(' '), null, error.message, { cause: error }));
+    });
+    child.on('close', (code) => {
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.on('error', () => undefined); // EPIPE when the child exits early; its exit code tells
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Runs a bash script and rejects with LabCommandError when it fails. */
+export async function runScript(what: string, script: string, timeoutMs = 60_000): Promise<void> {
+  const result = await run(['bash', '-s'], { input: script, timeoutMs });
+  if (result.code !== 0) throw new LabCommandError(what, result.code, result.stderr || result.stdout);
+}
+
+const INSTALL = {
+  ip: 'apt-get install iproute2',
+  nft: 'apt-get install nftables',
+  bash: 'apt-get install bash',
+} as const;
+
+function missingTool(file: string, cause?: unknown): LabToolMissingError {
+  const hint = INSTALL[file as keyof typeof INSTALL] ?? 'install it';
+  return new LabToolMissingError(file, `${hint} (the lab needs: apt-get install nftables iproute2)`, { cause });
+}
+
+let checked = false;
+
+/** Throws a typed error when not root or when ip / nft / bash are missing. Cached once it passes. */
+export function checkPrerequisites(): void {
+  if (checked) return;
+  if (process.getuid?.() !== 0) throw new LabNotRootError();
+  for (const tool of ['ip', 'nft', 'bash'] as const) {
+    const probe = spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    if (probe.status !== 0) throw missingTool(tool);
+  }
+  checked = true;
+}
+
+/** Why the lab cannot run here, or null when it can: for tests that skip loudly. */
+export function labUnavailableReason(): string | null {
+  try {
+    checkPrerequisites();
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
