@@ -1,0 +1,48 @@
+/**
+ * Candidate endpoints a peer advertises for hole punching (ICE's vocabulary, RFC 8445 §5.1.1):
+ * `host` is a local (usually private) address, `srflx` the mapping a STUN server observed,
+ * `predicted` a mapping expected on a sequential NAT. Shared by the UDP and TCP punchers.
+ */
+export type CandidateKind = 'host' | 'srflx' | 'predicted';
+
+export interface Candidate {
+  kind: CandidateKind;
+  address: string;
+  port: number;
+}
+
+const MAX_PORT = 65535;
+const KIND_ORDER: Record<CandidateKind, number> = { host: 0, srflx: 1, predicted: 2 };
+
+export function candidateKey(candidate: { address: string; port: number }): string {
+  return `${candidate.address}|${candidate.port}`;
+}
+
+/** True when `value` has a candidate's shape; used to validate candidates that came off the wire. */
+export function isCandidate(value: unknown): value is Candidate {
+  if (typeof value !== 'object' || value === null) return false;
+  const { kind, address, port } = value as Record<string, unknown>;
+  return (
+    (kind === 'host' || kind === 'srflx' || kind === 'predicted') &&
+    typeof address === 'string' &&
+    address.length > 0 &&
+    Number.isInteger(port) &&
+    (port as number) > 0 &&
+    (port as number) <= MAX_PORT
+  );
+}
+
+/**
+ * Drops duplicates (same address and port; the first kind in host, srflx, predicted order wins,
+ * because a host candidate equal to a srflx one means there is no NAT) and sorts by kind.
+ */
+export function normalizeCandidates(candidates: readonly Candidate[]): Candidate[] {
+  const sorted = [...candidates].sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+  const seen = new Set<string>();
+  return sorted.filter((candidate) => {
+    const key = candidateKey(candidate);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
