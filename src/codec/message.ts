@@ -314,8 +314,9 @@ export function decodeMessage(bytes: Buffer, options?: DecodeOptions): StunMessa
   let afterIntegrity = false;
   let afterIntegritySha256 = false;
   let offset = HEADER_LENGTH;
+  // The length field is a multiple of 4 and so is every padded attribute: a whole attribute
+  // header always fits at `offset`.
   while (offset < bytes.length) {
-    if (bytes.length - offset < ATTRIBUTE_HEADER_LENGTH) throw new StunDecodeError(`truncated attribute header at offset ${offset}`, offset);
     const attributeType = bytes.readUInt16BE(offset);
     const valueLength = bytes.readUInt16BE(offset + 2);
     const valueOffset = offset + ATTRIBUTE_HEADER_LENGTH;
