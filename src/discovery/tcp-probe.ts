@@ -1,0 +1,105 @@
+import type { TransportAddress } from '../codec/index.js';
+import { tcpBinding } from '../stun/index.js';
+import { sameTransportAddress } from './address.js';
+import type { MappingSamples } from './classify-mapping.js';
+import type { MappingSample } from './classify-ports.js';
+import { classifyTcpFingerprint } from './classify-tcp.js';
+import { concreteLocal, failedObservation, serverCombinations, type ProbeContext } from './probe-context.js';
+import type { ProbeObservation, TcpProfile } from './profile.js';
+import { stepOf } from './steps.js';
+
+/** Connects from fresh local ports after the same-port ones: more consecutive new mappings for the delta. */
+export const TCP_FRESH_CONNECTS = 3;
+
+interface Connect {
+  observation: ProbeObservation;
+  local?: TransportAddress;
+  mapped?: TransportAddress;
+  other?: TransportAddress;
+}
+
+/**
+ * XSTUNT's XCheckConeTCP: connect from ONE local port to the server's four address/port
+ * combinations, then from fresh local ports, every connect waiting for the previous one, because
+ * a sequential NAT hands out ports in the order mappings are created. The alternate address comes
+ * from the TCP answer's OTHER-ADDRESS, the caller's altServer or, failing both, the UDP probe.
+ */
+export async function probeTcp(context: ProbeContext, udpOther: Promise<TransportAddress | undefined>): Promise<TcpProfile> {
+  const observations: ProbeObservation[] = [];
+  const series: MappingSample[] = [];
+  const connect = async (test: string, server: TransportAddress, localPort?: number): Promise<Connect> => {
+    const result = await tcpConnect(context, test, server, localPort);
+    observations.push(result.observation);
+    if (result.local && result.mapped) series.push({ localPort: result.local.port, mapped: result.mapped });
+    return result;
+  };
+
+  const first = await connect('tcp-same-port-1', context.primary);
+  if (!first.mapped || !first.local) {
+    return {
+      reachable: false,
+      local: null,
+      mapped: null,
+      natPresent: 'unknown',
+      mapping: 'unknown',
+      portPreserving: 'unknown',
+      kind: 'unknown',
+      evidence: { observations, notes: ['tcp: no Binding over TCP to the server\'s primary address'] },
+    };
+  }
+  const local = concreteLocal(first.local, context.routeLocal);
+  const natPresent = !sameTransportAddress(first.mapped, local);
+  const notes = [natPresent ? 'tcp: mapped address differs from the local one: behind a NAT' : 'tcp: mapped address equals the local one: no NAT'];
+  const other = context.altServer ?? first.other ?? (await udpOther);
+  const samePort: MappingSamples = { primary: first.mapped };
+  if (other) {
+    const targets = serverCombinations(context.primary, other);
+    for (const [index, key] of (['altAddress', 'altBoth', 'altPort'] as const).entries()) {
+      const result = await connect(`tcp-same-port-${index + 2}`, targets[key], first.local.port);
+      if (result.mapped) samePort[key] = result.mapped;
+    }
+  } else {
+    notes.push('tcp: no alternate server address known (no OTHER-ADDRESS, no altServer): cone test skipped');
+  }
+  for (let i = 1; i <= TCP_FRESH_CONNECTS; i++) await connect(`tcp-fresh-${i}`, context.primary);
+
+  const verdict = classifyTcpFingerprint({ natPresent, samePort, series });
+  const profile: TcpProfile = {
+    reachable: true,
+    local,
+    mapped: first.mapped,
+    natPresent,
+    mapping: verdict.value.mapping,
+    portPreserving: verdict.value.portPreserving,
+    kind: verdict.value.kind,
+    evidence: { observations, notes: [...notes, ...verdict.notes] },
+  };
+  if (verdict.value.delta !== undefined) profile.delta = verdict.value.delta;
+  return profile;
+}
+
+async function tcpConnect(context: ProbeContext, test: string, server: TransportAddress, localPort?: number): Promise<Connect> {
+  const base = { test, local: null, server };
+  let result: Connect;
+  try {
+    const binding = await tcpBinding({
+      server: { host: server.address, port: server.port },
+      // An explicit bind sets SO_REUSEADDR, which the same-port connects after this one need.
+      localAddress: server.family === 'IPv6' ? '::' : '0.0.0.0',
+      localPort,
+      timeoutMs: context.timeoutMs,
+      signal: context.signal,
+    });
+    const local = concreteLocal(binding.local, context.routeLocal);
+    result = {
+      observation: { ...base, local, outcome: 'response', mapped: binding.mapped, responseFrom: binding.server, rttMs: Math.round(binding.rttMs * 100) / 100 },
+      local,
+      mapped: binding.mapped,
+    };
+    if (binding.otherAddress) result.other = binding.otherAddress;
+  } catch (error) {
+    result = { observation: failedObservation(context, localPort === undefined ? base : { ...base, local: { ...context.primary, address: context.routeLocal ?? '0.0.0.0', port: localPort } }, error) };
+  }
+  context.onStep(stepOf('tcp', result.observation, context.startedAt));
+  return result;
+}

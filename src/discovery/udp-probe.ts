@@ -1,0 +1,262 @@
+import type { TransportAddress } from '../codec/index.js';
+import { bindingRequest, StunTimeoutError, StunUdpSocket, udpBinding } from '../stun/index.js';
+import { sameTransportAddress } from './address.js';
+import { classifyFiltering, type FilteringOutcome } from './classify-filtering.js';
+import { classifyMapping, type MappingSamples } from './classify-mapping.js';
+import { classifyPortAllocation, classifyPortPreservation, newMappingPorts } from './classify-ports.js';
+import { concreteLocal, failedObservation, serverCombinations, type ProbeContext } from './probe-context.js';
+import type { Hairpinning, ProbeObservation, UdpProfile } from './profile.js';
+import { rfc3489Type } from './rfc3489-type.js';
+import { stepOf } from './steps.js';
+
+/** Fresh sockets added to the mapping series of a symmetric NAT, so the delta rests on enough differences. */
+export const UDP_FRESH_MAPPINGS = 2;
+
+interface Probe {
+  observation: ProbeObservation;
+  mapped?: TransportAddress;
+  from?: TransportAddress;
+  other?: TransportAddress;
+}
+
+/**
+ * RFC 5780 over UDP. Test I runs from two sockets at once: socket A then walks the server's
+ * other three address/port combinations one after another (mapping, section 4.3, and the order of
+ * new mappings for the delta), while socket B, whose mapping only ever saw the primary address,
+ * runs filtering tests II and III in parallel (section 4.4). Hairpinning (section 4.5) runs last
+ * because it opens one more mapping.
+ */
+export async function probeUdp(context: ProbeContext, reportOther: (other: TransportAddress | undefined) => void): Promise<UdpProfile> {
+  const type = context.primary.family === 'IPv6' ? 'udp6' : 'udp4';
+  const sockets: StunUdpSocket[] = [];
+  const open = async () => {
+    const socket = await StunUdpSocket.bind({ type });
+    sockets.push(socket);
+    return socket;
+  };
+  try {
+    const [a, b] = [await open(), await open()];
+    // 1. Test I from both sockets.
+    const [a1, b1] = await Promise.all([binding(context, 'udp-mapping-1', a, context.primary), binding(context, 'udp-filtering-1', b, context.primary)]);
+    const other = context.altServer ?? a1.other ?? b1.other;
+    reportOther(other);
+    const observations = [a1.observation, b1.observation];
+    const notes: string[] = [];
+    if (!a1.mapped && !b1.mapped) {
+      const silent = a1.observation.outcome === 'no-response' && b1.observation.outcome === 'no-response';
+      notes.push(silent ? `udp: no answer to test I within ${context.timeoutMs} ms: UDP blocked` : 'udp: test I failed (see observations)');
+      return blockedProfile(silent, a, context, observations, notes);
+    }
+    const anchor = a1.mapped ? a1 : b1;
+    const anchorSocket = a1.mapped ? a : b;
+    const local = concreteLocal(anchorSocket.local(), context.routeLocal);
+    const natPresent = !sameTransportAddress(anchor.mapped!, local);
+    notes.push(natPresent ? 'udp: mapped address differs from the local one: behind a NAT' : 'udp: mapped address equals the local one: no NAT');
+    if (!other) notes.push('udp: the server sent no OTHER-ADDRESS and no altServer was given: RFC 5780 tests skipped');
+
+    const [mappingPart, filteringPart] = await Promise.all([
+      mappingTrack(context, { a, a1, other, open }),
+      filteringTrack(context, { b, b1, other }),
+    ]);
+    const hairpin = await hairpinTest(context, anchorSocket, anchor.mapped!, open);
+    observations.push(...mappingPart.observations, ...filteringPart.observations, hairpin.observation);
+    notes.push(...mappingPart.notes, ...filteringPart.notes, hairpin.note);
+
+    const preservation = classifyPortPreservation(
+      [...mappingPart.series, { localPort: b.local().port, mapped: b1.mapped }]
+        .filter((sample): sample is { localPort: number; mapped: TransportAddress } => sample.mapped !== undefined)
+        .map((sample) => ({ localPort: sample.localPort, mappedPort: sample.mapped.port })),
+    );
+    notes.push(...preservation.notes);
+    const profile: UdpProfile = {
+      local,
+      mapped: anchor.mapped!,
+      natPresent,
+      mapping: mappingPart.mapping,
+      filtering: filteringPart.filtering,
+      hairpinning: hairpin.value,
+      portPreserving: preservation.value,
+      rfc3489Type: rfc3489Type({ udpBlocked: false, natPresent, mapping: mappingPart.mapping, filtering: filteringPart.filtering }),
+      evidence: { observations, notes },
+    };
+    if (mappingPart.delta !== undefined) profile.delta = mappingPart.delta;
+    return profile;
+  } finally {
+    await Promise.all(sockets.map((socket) => socket.close()));
+  }
+}
+
+async function binding(
+  context: ProbeContext,
+  test: string,
+  socket: StunUdpSocket,
+  server: TransportAddress,
+  change: { changeIp?: boolean; changePort?: boolean } = {},
+): Promise<Probe> {
+  const base = { test, local: concreteLocal(socket.local(), context.routeLocal), server };
+  let probe: Probe;
+  try {
+    const result = await udpBinding({
+      ...context.retransmit,
+      ...change,
+      server: { host: server.address, port: server.port },
+      socket,
+      timeoutMs: context.timeoutMs,
+      signal: context.signal,
+    });
+    probe = {
+      observation: { ...base, outcome: 'response', mapped: result.mapped, responseFrom: result.server, rttMs: round(result.rttMs) },
+      mapped: result.mapped,
+      from: result.server,
+    };
+    if (result.otherAddress) probe.other = result.otherAddress;
+  } catch (error) {
+    probe = { observation: failedObservation(context, base, error) };
+  }
+  context.onStep(stepOf('udp', probe.observation, context.startedAt));
+  return probe;
+}
+
+interface MappingTrackInput {
+  a: StunUdpSocket;
+  a1: Probe;
+  other: TransportAddress | undefined;
+  open: () => Promise<StunUdpSocket>;
+}
+
+/** Mapping tests II, III and the extra primary-address/alternate-port probe, strictly in order, then fresh sockets for the delta. */
+async function mappingTrack(context: ProbeContext, { a, a1, other, open }: MappingTrackInput) {
+  const observations: ProbeObservation[] = [];
+  const series: Array<{ localPort: number; mapped: TransportAddress | undefined }> = [{ localPort: a.local().port, mapped: a1.mapped }];
+  if (!other || !a1.mapped) {
+    return { mapping: 'unknown' as const, observations, notes: ['mapping: not measured'], series, delta: undefined };
+  }
+  const targets = serverCombinations(context.primary, other);
+  const samples: MappingSamples = { primary: a1.mapped };
+  for (const [test, key] of [['udp-mapping-2', 'altAddress'], ['udp-mapping-3', 'altBoth'], ['udp-mapping-4', 'altPort']] as const) {
+    const probe = await binding(context, test, a, targets[key]);
+    observations.push(probe.observation);
+    if (probe.mapped) samples[key] = probe.mapped;
+    series.push({ localPort: a.local().port, mapped: probe.mapped });
+  }
+  const mapping = classifyMapping(samples);
+  const notes = [...mapping.notes];
+  let delta: number | undefined;
+  if (mapping.value === 'address-dependent' || mapping.value === 'address-and-port-dependent') {
+    for (let i = 1; i <= UDP_FRESH_MAPPINGS; i++) {
+      const socket = await open();
+      const probe = await binding(context, `udp-fresh-${i}`, socket, context.primary);
+      observations.push(probe.observation);
+      series.push({ localPort: socket.local().port, mapped: probe.mapped });
+    }
+    const allocation = classifyPortAllocation(newMappingPorts(series.filter(hasMapped)));
+    notes.push(...allocation.notes);
+    if (allocation.value.kind === 'sequential') delta = allocation.value.delta;
+  }
+  return { mapping: mapping.value, observations, notes, series, delta };
+}
+
+function hasMapped<T extends { mapped: TransportAddress | undefined }>(sample: T): sample is T & { mapped: TransportAddress } {
+  return sample.mapped !== undefined;
+}
+
+interface FilteringTrackInput {
+  b: StunUdpSocket;
+  b1: Probe;
+  other: TransportAddress | undefined;
+}
+
+/** Filtering tests II and III at once from socket B: silence is the answer, so running them in parallel halves the wait. */
+async function filteringTrack(context: ProbeContext, { b, b1, other }: FilteringTrackInput) {
+  if (!other || !b1.mapped) {
+    return { filtering: 'unknown' as const, observations: [], notes: ['filtering: not measured'] };
+  }
+  const targets = serverCombinations(context.primary, other);
+  const [both, port] = await Promise.all([
+    binding(context, 'udp-filtering-2', b, context.primary, { changeIp: true, changePort: true }),
+    binding(context, 'udp-filtering-3', b, context.primary, { changePort: true }),
+  ]);
+  const verdict = classifyFiltering({
+    changeBoth: filteringOutcome(both, targets.altBoth),
+    changePort: filteringOutcome(port, targets.altPort),
+  });
+  return { filtering: verdict.value, observations: [both.observation, port.observation], notes: verdict.notes };
+}
+
+function filteringOutcome(probe: Probe, expectedOrigin: TransportAddress): FilteringOutcome {
+  if (probe.observation.outcome === 'no-response') return 'no-response';
+  if (!probe.from) return 'error';
+  return sameTransportAddress(probe.from, expectedOrigin) ? 'response' : 'wrong-origin';
+}
+
+/**
+ * RFC 5780 section 4.5: a request from another socket to our mapped address must come back to
+ * us through the NAT. Nobody answers it, so the sender's transaction only ends by our seeing it
+ * arrive (supported) or by its timeout (unsupported).
+ */
+async function hairpinTest(context: ProbeContext, target: StunUdpSocket, mapped: TransportAddress, open: () => Promise<StunUdpSocket>) {
+  const sender = await open();
+  const request = bindingRequest();
+  const base = { test: 'udp-hairpin', local: concreteLocal(sender.local(), context.routeLocal), server: mapped };
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  context.signal.addEventListener('abort', onAbort, { once: true });
+  let onMessage: ((bytes: Buffer, rinfo: { address: string; port: number }) => void) | undefined;
+  const arrived = new Promise<{ kind: 'arrived'; from: TransportAddress }>((resolve) => {
+    onMessage = (bytes, rinfo) => {
+      if (bytes.length >= 20 && bytes.subarray(8, 20).equals(request.transactionId)) {
+        resolve({ kind: 'arrived', from: { family: mapped.family, address: rinfo.address, port: rinfo.port } });
+      }
+    };
+    target.on('message', onMessage);
+  });
+  const sent = sender
+    .request(request, { host: mapped.address, port: mapped.port }, { ...context.retransmit, timeoutMs: context.timeoutMs, signal: stop.signal })
+    .then(
+      () => ({ kind: 'answered' as const }),
+      (error: unknown) => ({ kind: 'failed' as const, error }),
+    );
+  try {
+    const outcome = await Promise.race([arrived, sent]);
+    let value: Hairpinning;
+    let observation: ProbeObservation;
+    let note: string;
+    if (outcome.kind === 'arrived') {
+      value = 'supported';
+      observation = { ...base, outcome: 'response', responseFrom: outcome.from };
+      note = `hairpinning: our request to ${mapped.address}:${mapped.port} came back through the NAT`;
+    } else if (outcome.kind === 'failed' && outcome.error instanceof StunTimeoutError) {
+      value = 'unsupported';
+      observation = failedObservation(context, base, outcome.error);
+      note = `hairpinning: our request to our own mapped address never arrived within ${context.timeoutMs} ms`;
+    } else {
+      value = 'unknown';
+      observation = outcome.kind === 'failed' ? failedObservation(context, base, outcome.error) : { ...base, outcome: 'error', error: 'someone else answered' };
+      note = 'hairpinning: the test could not run to a conclusion';
+    }
+    context.onStep(stepOf('udp', observation, context.startedAt));
+    return { value, observation, note };
+  } finally {
+    stop.abort();
+    context.signal.removeEventListener('abort', onAbort);
+    if (onMessage) target.off('message', onMessage);
+  }
+}
+
+function blockedProfile(silent: boolean, socket: StunUdpSocket, context: ProbeContext, observations: ProbeObservation[], notes: string[]): UdpProfile {
+  return {
+    local: concreteLocal(socket.local(), context.routeLocal),
+    mapped: null,
+    natPresent: 'unknown',
+    mapping: 'unknown',
+    filtering: 'unknown',
+    hairpinning: 'unknown',
+    portPreserving: 'unknown',
+    rfc3489Type: silent ? 'udp-blocked' : 'unknown',
+    evidence: { observations, notes },
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
