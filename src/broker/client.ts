@@ -233,7 +233,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
 
   // ---- connection lifecycle --------------------------------------------------------------
 
-  async #establish(signal?: AbortSignal): Promise<void> {
+  async #establish(signal?: AbortSignal): Promise<boolean> {
     const link = await BrokerLink.open({
       host: this.#options.host, port: this.#options.port, maxFrameBytes: this.#options.maxFrameBytes,
       connectTimeoutMs: this.#options.connectTimeoutMs,
@@ -244,15 +244,13 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       const registered = await this.#register(link);
       this.#reclaimToken = registered.reclaimToken;
       this.#observed = registered.observed;
+      if (this.#closed) throw new ClientClosedError();
+      this.#attach(link);
+      return registered.reclaimed;
     } catch (error) {
       link.destroy();
       throw error;
     }
-    if (this.#closed) {
-      link.destroy();
-      throw new ClientClosedError();
-    }
-    this.#attach(link);
   }
 
   #register(link: BrokerLink): Promise<Extract<BrokerMessage, { type: 'registered' }>> {
@@ -312,7 +310,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     this.emit('reconnecting', { attempt, delayMs, error });
     this.#reconnectTimer = setTimeout(() => {
       this.#establish().then(
-        () => this.emit('registered', { id: this.id, reclaimed: true, observed: this.#observed! }),
+        (reclaimed) => this.emit('registered', { id: this.id, reclaimed, observed: this.#observed! }),
         (failure: unknown) => {
           if (this.#closed) return;
           if (failure instanceof BrokerError && TERMINAL_CODES.has(failure.code)) {

@@ -51,8 +51,11 @@ export function jsonDepthWithin(value: unknown, maxDepth: number): boolean {
 
 /** A JSON value bounded in depth and encoded size (opaque to the broker). */
 function boundedJson<T extends z.ZodType>(schema: T, maxBytes: number) {
-  return schema.refine((value) => jsonDepthWithin(value, MAX_JSON_DEPTH), `nested deeper than ${MAX_JSON_DEPTH}`)
-    .refine((value) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8') <= maxBytes, `larger than ${maxBytes} bytes`);
+  return schema.superRefine((value, context) => {
+    // Depth first: only a shallow value may reach the recursive JSON.stringify.
+    if (!jsonDepthWithin(value, MAX_JSON_DEPTH)) context.addIssue({ code: 'custom', message: `nested deeper than ${MAX_JSON_DEPTH}` });
+    else if (Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8') > maxBytes) context.addIssue({ code: 'custom', message: `larger than ${maxBytes} bytes` });
+  });
 }
 
 export const PeerId = z.string().superRefine((id, context) => {
