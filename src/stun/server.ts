@@ -259,7 +259,8 @@ class StunServerImpl implements StunServer {
     }
     const fast = this.options.credentials === undefined ? this.#fastPath.respond(bytes, rinfo.address, rinfo.port, at) : undefined;
     if (fast !== undefined) {
-      socket.send(fast, rinfo.port, rinfo.address, this.#onUdpSendError);
+      // no callback: dgram then tries a synchronous send (uv_udp_try_send) instead of queueing a request
+      socket.send(fast, rinfo.port, rinfo.address);
       this.counters.increment('udp.responses');
       return;
     }
