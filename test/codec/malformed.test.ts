@@ -53,13 +53,13 @@ test('an IPv6 XOR-MAPPED-ADDRESS must be 20 bytes long', () => {
 
 test('a bad FINGERPRINT is rejected with both values', () => {
   const bytes = Buffer.from(sampleRequest);
-  bytes[bytes.length - 1] ^= 0xff;
+  bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
   assertDecodeError(() => decodeMessage(bytes), /FINGERPRINT mismatch: 0xe57a3b30, expected 0xe57a3bcf/, bytes.length - 4);
 });
 
 test('any changed byte before FINGERPRINT makes it fail', () => {
   const bytes = Buffer.from(sampleIPv4Response);
-  bytes[30] ^= 0x01;
+  bytes.writeUInt8(bytes.readUInt8(30) ^ 0x01, 30);
   assertDecodeError(() => decodeMessage(bytes), /FINGERPRINT mismatch/);
 });
 

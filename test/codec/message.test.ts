@@ -129,7 +129,7 @@ test('checkMessageIntegrity is false when the message has no integrity attribute
 test('checkMessageIntegrity is false after any covered byte changes', () => {
   const key = Buffer.from('secret');
   const bytes = encodeMessage(binding(StunClass.Request, [attribute(Software, 'abcd')]), { integrity: { key } });
-  bytes[24] ^= 1;
+  bytes.writeUInt8(bytes.readUInt8(24) ^ 1, 24);
   assert.equal(checkMessageIntegrity(bytes, key), false);
 });
 
