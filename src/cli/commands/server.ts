@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from '../../errors.js';
+import { createLogger } from '../../observe/logger.js';
+import { DEFAULT_STUN_ALT_PORT, DEFAULT_STUN_PORT, formatAddress, startStunServer, type StunServer } from '../../stun/index.js';
+import { DEFAULT_BROKER_PORT, startBroker, type Broker } from '../../broker/index.js';
+
+function port(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgumentError(`not a port: ${text}`);
+  return value;
+}
+
+function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new InvalidArgumentError(`expected a positive integer, got ${text}`);
+  return value;
+}
+
+interface Flags {
+  host: string;
+  altHost?: string;
+  port: number;
+  altPort: number;
+  brokerPort: number;
+  maxPeers?: number;
+  queryToken?: string;
+  json?: boolean;
+}
+
+/**
+ * `ntcp server`: everything peers need on one host (the STUN server on both addresses and ports,
+ * UDP and TCP, and the broker), until SIGINT/SIGTERM; then a clean shutdown and the counters.
+ */
+export function register(program: Command): void {
+  program
+    .command('server')
+    .description('run the STUN server and the rendezvous broker (what `ntcp listen`/`connect` need)')
+    .requiredOption('--host <ip>', 'primary address (STUN and broker)')
+    .option('--alt-host <ip>', 'alternate STUN address (full RFC 5780 NAT discovery)')
+    .option('--port <n>', 'STUN primary port', port, DEFAULT_STUN_PORT)
+    .option('--alt-port <n>', 'STUN alternate port', port, DEFAULT_STUN_ALT_PORT)
+    .option('--broker-port <n>', 'broker TCP port', port, DEFAULT_BROKER_PORT)
+    .option('--max-peers <n>', 'broker connection limit (default 50000)', positiveInteger)
+    .option('--query-token <secret>', 'require this token for management queries')
+    .option('--json', 'one JSON line per log event')
+    .action(async (flags: Flags) => {
+      const logger = createLogger({ json: flags.json, bindings: { component: 'server' } });
+      const stopping = new Promise<string>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      let stun: StunServer | undefined;
+      let broker: Broker | undefined;
+      try {
+        stun = await startStunServer({ host: flags.host, altHost: flags.altHost, port: flags.port, altPort: flags.altPort, logger });
+        broker = await startBroker({
+          host: flags.host, port: flags.brokerPort, logger,
+          ...(flags.maxPeers === undefined ? {} : { maxConnections: flags.maxPeers }),
+          ...(flags.queryToken === undefined ? {} : { queryToken: flags.queryToken }),
+        });
+        logger.info({
+          stun: { udp: stun.endpoints.udp.map(formatAddress), tcp: stun.endpoints.tcp.map(formatAddress), rfc5780: stun.endpoints.fullRfc5780 },
+          broker: formatAddress({ address: flags.host, port: broker.port }),
+        }, 'ready');
+        const signal = await stopping;
+        logger.info({ signal }, 'shutting down');
+      } finally {
+        await broker?.close();
+        await stun?.close();
+      }
+      logger.info({ stun: stun.counters.snapshot(), broker: broker.counters.snapshot() }, 'stopped');
+    });
+}
