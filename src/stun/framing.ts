@@ -1,6 +1,7 @@
 import { StunFramingError } from './errors.js';
 
 const HEADER_LENGTH = 20;
+const EMPTY = Buffer.alloc(0);
 /** RFC 8489 section 6.2.2: a STUN message over TCP is self-delimiting (20 + length bytes). */
 export const DEFAULT_MAX_FRAME_BYTES = 2048;
 
@@ -10,7 +11,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 2048;
  */
 export class StunFrameDecoder {
   readonly #maxFrameBytes: number;
-  #pending: Buffer = Buffer.alloc(0);
+  #pending: Buffer = EMPTY;
   #consumed = 0;
 
   /** @param maxFrameBytes largest accepted message, header included. @default 2048 */
@@ -23,7 +24,10 @@ export class StunFrameDecoder {
     return this.#pending.length;
   }
 
-  /** Feeds bytes; returns every complete message. Throws StunFramingError on a bad frame. */
+  /**
+   * Feeds bytes; returns every complete message. Throws StunFramingError on a bad frame.
+   * Returned frames may be views into `chunk`: use them before reusing that buffer.
+   */
   push(chunk: Buffer): Buffer[] {
     let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     const frames: Buffer[] = [];
@@ -37,12 +41,12 @@ export class StunFrameDecoder {
         throw new StunFramingError(`bad STUN frame length ${frameLength} (max ${this.#maxFrameBytes}, multiple of 4)`, this.#consumed);
       }
       if (data.length < frameLength) break;
-      frames.push(Buffer.from(data.subarray(0, frameLength)));
+      frames.push(data.subarray(0, frameLength));
       data = data.subarray(frameLength);
       this.#consumed += frameLength;
     }
-    // a private copy: callers (and tests) may reuse their chunk buffers
-    this.#pending = Buffer.from(data);
+    // a private copy of the partial frame: callers may reuse their chunk buffers
+    this.#pending = data.length === 0 ? EMPTY : Buffer.from(data);
     return frames;
   }
 }

@@ -312,20 +312,32 @@ class StunServerImpl implements StunServer {
         socket.destroy();
         return;
       }
-      for (const frame of frames) this.#onFrame(socket, frame, source, at);
+      const responses: Buffer[] = [];
+      for (const frame of frames) {
+        const response = this.#onFrame(frame, source, at);
+        if (response !== undefined) responses.push(response);
+      }
+      if (responses.length > 0) this.#write(socket, responses.length === 1 ? responses[0]! : Buffer.concat(responses));
     });
   }
 
-  #onFrame(socket: net.Socket, frame: Buffer, source: TransportAddress, at: EndpointIndex): void {
+  /** The response to one framed request, if any (responses to one chunk are written together). */
+  #onFrame(frame: Buffer, source: TransportAddress, at: EndpointIndex): Buffer | undefined {
     this.counters.increment('tcp.received');
     if (this.#limiter !== undefined && !this.#limiter.allow(source.address)) {
       this.counters.increment('dropped.rate-limited');
-      return;
+      return undefined;
     }
-    const decision = this.#handler.handle(frame, source, at, 'tcp');
-    if (!this.#count(decision) || decision.action !== 'respond' || socket.destroyed) return;
+    const fast = this.options.credentials === undefined ? this.#fastPath.respond(frame, source.address, source.port, at) : undefined;
+    const decision: BindingDecision = fast !== undefined ? { action: 'respond', bytes: fast, from: at, to: source } : this.#handler.handle(frame, source, at, 'tcp');
+    if (!this.#count(decision) || decision.action !== 'respond') return undefined;
     this.counters.increment('tcp.responses');
-    if (!socket.write(decision.bytes) && socket.writableLength > this.#limits.maxTcpWriteQueueBytes) {
+    return decision.bytes;
+  }
+
+  #write(socket: net.Socket, bytes: Buffer): void {
+    if (socket.destroyed) return;
+    if (!socket.write(bytes) && socket.writableLength > this.#limits.maxTcpWriteQueueBytes) {
       // a client that sends but does not read: stop reading until it catches up
       socket.pause();
       socket.once('drain', () => socket.resume());
