@@ -1,0 +1,203 @@
+import net from 'node:net';
+import type { Logger } from '../observe/logger.js';
+import type { Counters } from '../observe/counters.js';
+import { AttachStatus } from './errors.js';
+import { encodeTcpReply, parseTcpAttach, TCP_ATTACH_HEADER_LENGTH, MAX_TOKEN_LENGTH } from './attach-protocol.js';
+import type { RelayLimits } from './limits.js';
+import type { EndReason, RelaySession, SessionTable, Side } from './session-table.js';
+import { splice } from './splice.js';
+import { TokenBucket, type Clock, type SourceRateLimiter } from './token-bucket.js';
+
+const MAX_ATTACH_FRAME = TCP_ATTACH_HEADER_LENGTH + MAX_TOKEN_LENGTH;
+/** Keepalive probes find peers that vanished without a FIN or RST (power loss, NAT drop). */
+const KEEPALIVE_DELAY_MS = 30_000;
+/** Bytes a waiting peer may send before its partner attaches; then it is paused. */
+const MAX_EARLY_BYTES = 64 * 1024;
+
+interface TcpLink {
+  sockets: [net.Socket | undefined, net.Socket | undefined];
+  /** Bytes a peer sent right behind its attach frame, relayed first once paired. */
+  early: [Buffer | undefined, Buffer | undefined];
+  /** Removes the listeners a waiting peer's socket has before it is spliced. */
+  detach: [(() => void) | undefined, (() => void) | undefined];
+  spliced: boolean;
+}
+
+export interface TcpRelayDeps {
+  table: SessionTable;
+  limits: RelayLimits;
+  rateLimiter: SourceRateLimiter;
+  logger: Logger;
+  counters: Counters;
+  clock: Clock;
+}
+
+/** The relay's TCP side: attach handshakes, pairing, and splicing the two peers' sockets. */
+export class TcpRelay {
+  readonly #server: net.Server;
+  readonly #deps: TcpRelayDeps;
+  readonly #handshakes = new Set<net.Socket>();
+  readonly #sockets = new Set<net.Socket>();
+
+  constructor(deps: TcpRelayDeps) {
+    this.#deps = deps;
+    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.#accept(socket));
+    this.#server.on('error', (error) => deps.logger.error({ event: 'tcp-server-error', err: error }, 'relay TCP server error'));
+    deps.table.onTransportEnd('tcp', (session, reason) => this.#release(session as RelaySession<TcpLink>, reason));
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', reject);
+        resolve((this.#server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    return closed;
+  }
+
+  #accept(socket: net.Socket): void {
+    const { limits, rateLimiter, logger, counters } = this.#deps;
+    const source = socket.remoteAddress ?? 'unknown';
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    socket.on('error', (error) => logger.debug({ event: 'tcp-socket-error', source, err: error.message }, 'relay socket error'));
+    if (this.#handshakes.size >= limits.maxHandshakes) {
+      counters.increment('tcp_handshakes_refused');
+      socket.destroy();
+      return;
+    }
+    if (!rateLimiter.allow(source)) {
+      counters.increment('attach_rate_limited');
+      this.#refuse(socket, AttachStatus.RateLimited);
+      return;
+    }
+    this.#handshakes.add(socket);
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => {
+      counters.increment('attach_timeouts');
+      this.#refuse(socket, AttachStatus.BadRequest);
+    }, limits.handshakeTimeoutMs);
+    let received = Buffer.alloc(0);
+    const finish = (): void => {
+      clearTimeout(timer);
+      this.#handshakes.delete(socket);
+      socket.off('data', onData);
+    };
+    const onData = (chunk: Buffer): void => {
+      received = Buffer.concat([received, chunk]);
+      const parsed = parseTcpAttach(received.subarray(0, MAX_ATTACH_FRAME));
+      if (parsed.kind === 'incomplete') return;
+      finish();
+      socket.pause();
+      if (parsed.kind === 'invalid') {
+        counters.increment('attach_malformed');
+        logger.info({ event: 'attach-rejected', transport: 'tcp', source, reason: parsed.reason }, 'malformed relay attach');
+        this.#refuse(socket, AttachStatus.BadRequest);
+        return;
+      }
+      const rest = received.length > parsed.consumed ? received.subarray(parsed.consumed) : undefined;
+      this.#attach(socket, parsed.token, rest, source);
+    };
+    socket.on('data', onData);
+    socket.once('close', finish);
+    socket.resume();
+  }
+
+  #attach(socket: net.Socket, token: string, early: Buffer | undefined, source: string): void {
+    const { table, logger, counters } = this.#deps;
+    const claim = table.claim(token, 'tcp');
+    if (claim.status !== AttachStatus.Ok) {
+      counters.increment('attach_rejected');
+      logger.info({ event: 'attach-rejected', transport: 'tcp', source, status: claim.status }, 'relay attach rejected');
+      this.#refuse(socket, claim.status);
+      return;
+    }
+    const session = claim.session as RelaySession<TcpLink>;
+    session.link ??= { sockets: [undefined, undefined], early: [undefined, undefined], detach: [undefined, undefined], spliced: false };
+    session.link.sockets[claim.side] = socket;
+    session.link.early[claim.side] = early;
+    counters.increment('attach_ok');
+    logger.info({ event: 'attached', transport: 'tcp', session: session.id, side: claim.side, source }, 'peer attached to relay');
+    socket.on('close', () => {
+      if (!session.link?.spliced) table.end(session, 'vanished');
+    });
+    if (session.paired) {
+      this.#pair(session);
+      return;
+    }
+    // Keep reading while waiting so a peer that gives up is noticed; bytes it sends early are kept,
+    // up to a bound, then its socket stays paused (TCP flow control does the rest).
+    const onEarly = (chunk: Buffer): void => {
+      const held = Buffer.concat([session.link!.early[claim.side] ?? Buffer.alloc(0), chunk]);
+      session.link!.early[claim.side] = held;
+      if (held.length >= MAX_EARLY_BYTES) socket.pause();
+    };
+    const onEnd = (): void => table.end(session, 'closed');
+    socket.on('data', onEarly);
+    socket.on('end', onEnd);
+    session.link.detach[claim.side] = () => {
+      socket.off('data', onEarly);
+      socket.off('end', onEnd);
+      socket.pause();
+    };
+    socket.resume();
+  }
+
+  #pair(session: RelaySession<TcpLink>): void {
+    const { table, limits, logger, counters, clock } = this.#deps;
+    const link = session.link!;
+    const sockets = link.sockets as [net.Socket, net.Socket];
+    link.spliced = true;
+    for (const detach of link.detach) detach?.();
+    const ok = encodeTcpReply(AttachStatus.Ok);
+    for (const side of [0, 1] as Side[]) {
+      sockets[side].setKeepAlive(true, KEEPALIVE_DELAY_MS);
+      sockets[side].write(ok);
+    }
+    for (const side of [0, 1] as Side[]) {
+      const early = link.early[side];
+      if (early) sockets[side === 0 ? 1 : 0].write(early);
+    }
+    const bucket = (): TokenBucket => new TokenBucket(limits.bytesPerSecond, limits.burstBytes, clock);
+    logger.info({ event: 'session-active', transport: 'tcp', session: session.id }, 'relay session active');
+    splice(sockets, [bucket(), bucket()], {
+      onBytes: (bytes) => {
+        session.lastActivity = clock.now();
+        counters.increment('tcp_bytes_relayed', bytes);
+      },
+      onClosed: (outcome, error) => {
+        if (outcome === 'vanished') counters.increment('tcp_peers_vanished');
+        logger.debug({ event: 'splice-closed', session: session.id, outcome, err: error?.message }, 'relay splice closed');
+        table.end(session, outcome);
+      },
+    });
+  }
+
+  #release(session: RelaySession<TcpLink>, reason: EndReason): void {
+    const link = session.link;
+    if (!link) return;
+    const status = reason === 'peer-timeout' ? AttachStatus.PeerTimeout : AttachStatus.SessionClosed;
+    for (const socket of link.sockets) {
+      if (!socket || socket.destroyed) continue;
+      if (link.spliced) socket.destroy();
+      else this.#refuse(socket, status);
+    }
+  }
+
+  #refuse(socket: net.Socket, status: AttachStatus): void {
+    if (socket.destroyed) return;
+    socket.end(encodeTcpReply(status));
+    // Read and drop whatever still comes so the client's close is seen; a client that never
+    // closes must not hold the socket open either.
+    socket.removeAllListeners('data');
+    socket.resume();
+    socket.setTimeout(this.#deps.limits.handshakeTimeoutMs, () => socket.destroy());
+  }
+}
