@@ -1,0 +1,564 @@
+import type { RemoteInfo } from 'node:dgram';
+import { StunUdpSocket, udpBinding, type HostPort } from '../../stun/index.js';
+import { transportAddress } from '../../stun/addresses.js';
+import { AbortedError, InvalidArgumentError, TimeoutError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../observe/logger.js';
+import { candidateKey, type Candidate } from '../candidates.js';
+import { FULL_PORT_RANGE, predictPorts, samplePorts, type PortRange } from '../predict.js';
+import { UdpConnection, type UdpConnectionOptions, type UdpMethod } from './connection.js';
+import { PunchFailedError, type PunchAttempt } from './errors.js';
+import { planUdp, type PunchProfile, type UdpPlan, type UdpStrategy } from './planner.js';
+import { lateCandidates, parseLateCandidates, type SignalChannel } from './signaling.js';
+import { Verifier } from './verify.js';
+import { decodeFrame, FrameType, type Frame, type PunchRole } from './wire.js';
+
+/** @default timeoutMs of punchUdp: long enough for several prediction or birthday rounds. */
+export const DEFAULT_PUNCH_TIMEOUT_MS = 10_000;
+/** Probes to one candidate are repeated, first after this long, then at doubling intervals... */
+export const PUNCH_FIRST_RETRY_MS = 20;
+/** ...up to this interval, until a path wins or the deadline passes. */
+export const PUNCH_MAX_RETRY_MS = 250;
+/** Granularity of the probe scheduler. */
+const PUNCH_TICK_MS = 10;
+/** Birthday sockets re-send towards the peer this often: a lost first packet must not cost the round. */
+export const BIRTHDAY_SOCKET_REFRESH_MS = 1_000;
+/** Birthday probes leave in batches, so neither our send buffer nor the NAT's conntrack is flooded. */
+export const BIRTHDAY_PROBE_BATCH = 64;
+export const BIRTHDAY_BATCH_INTERVAL_MS = 4;
+/** A new sample of ports is probed this long after the previous round started. */
+export const BIRTHDAY_ROUND_INTERVAL_MS = 1_500;
+/** A sequential side makes a fresh probe and announcement this often until a path wins... */
+export const PREDICT_ROUND_INTERVAL_MS = 2_500;
+/** ...at most this many times. */
+export const PREDICT_MAX_ROUNDS = 3;
+/** The fresh mapping probe of a prediction round gives up after this long. */
+const PREDICT_PROBE_TIMEOUT_MS = 1_500;
+
+type SocketKind = 'main' | 'predict' | 'birthday';
+
+interface SocketEntry {
+  socket: StunUdpSocket;
+  kind: SocketKind;
+  id: number;
+  onMessage: (bytes: Buffer, rinfo: RemoteInfo) => void;
+  onError: (error: Error) => void;
+}
+
+interface Target {
+  entry: SocketEntry;
+  to: HostPort;
+  method: UdpMethod;
+  nextAt: number;
+  interval: number;
+  maxInterval: number;
+}
+
+interface VerifiedPath {
+  entry: SocketEntry;
+  address: string;
+  port: number;
+  peerNonce: Buffer;
+  method: UdpMethod;
+}
+
+export interface PunchUdpOptions {
+  /** Bound socket whose NAT mapping the broker advertised. punchUdp takes it over: it becomes the
+   * connection's socket, or is closed when another socket wins or the punch fails. */
+  socket: StunUdpSocket;
+  role: PunchRole;
+  connectionId: string;
+  /** Per-connection secret from the broker (at least 16 bytes). */
+  secret: Buffer;
+  local?: { profile?: PunchProfile; candidates?: Candidate[] };
+  remote: { candidates: Candidate[]; profile?: PunchProfile };
+  /** performance.now() time of the first probes (the broker's synchronised start). @default now */
+  startAt?: number;
+  /** Both peers behind one NAT. @default derived: a local srflx address equals a remote one */
+  sameNat?: boolean;
+  signal?: AbortSignal;
+  /** @default DEFAULT_PUNCH_TIMEOUT_MS (10 s) */
+  timeoutMs?: number;
+  /** Carries freshly predicted candidates to the peer; prediction is skipped without it. */
+  signaling?: SignalChannel;
+  logger?: Logger;
+  /** STUN server for the fresh mapping probes of prediction; prediction is skipped without it. */
+  stunServer?: HostPort;
+  /** Ports a random NAT hands out, sampled by birthday probes. @default FULL_PORT_RANGE */
+  birthdayPortRange?: PortRange;
+  /** Keepalive, idle and MTU settings of the resulting connection. */
+  connection?: UdpConnectionOptions;
+}
+
+/** Injected components (tests and benchmarks replace them). */
+export interface PunchUdpComponents {
+  /** Binds the extra sockets of prediction and birthday. @default StunUdpSocket.bind */
+  bindSocket?: (options: { address: string }) => Promise<StunUdpSocket>;
+  /** @default Math.random */
+  random?: () => number;
+}
+
+/**
+ * Punches a verified UDP path to the peer with every strategy the planner picks for the two NAT
+ * profiles, all at once; the first path that completes a verified exchange wins and everything
+ * else stops. Rejects with PunchFailedError ('no-path' at once, or 'timeout' at the deadline),
+ * AbortedError or InvalidArgumentError.
+ */
+export function punchUdp(options: PunchUdpOptions, components: PunchUdpComponents = {}): Promise<UdpConnection> {
+  try {
+    return new UdpPunch(options, components).run();
+  } catch (error) {
+    void options.socket.close();
+    return Promise.reject(error);
+  }
+}
+
+function remoteOf(entry: SocketEntry, address: string, port: number): string {
+  return `${entry.id}|${address}|${port}`;
+}
+
+class UdpPunch {
+  readonly #options: PunchUdpOptions;
+  readonly #bindSocket: (options: { address: string }) => Promise<StunUdpSocket>;
+  readonly #random: () => number;
+  readonly #logger: Logger;
+  readonly #verifier: Verifier;
+  readonly #plan: UdpPlan;
+  readonly #startAt: number;
+  readonly #timeoutMs: number;
+  readonly #punchMethod: UdpMethod;
+  readonly #remoteSrflx: Candidate[];
+  readonly #remoteHosts: Candidate[];
+  readonly #remoteHostAddresses: Set<string>;
+  readonly #entries: SocketEntry[] = [];
+  readonly #targets = new Map<string, Target>();
+  readonly #verified = new Map<string, VerifiedPath>();
+  readonly #attempts = new Map<string, PunchAttempt>();
+  /** Remote endpoints probed once each by the birthday technique (candidateKey). */
+  readonly #sprayed = new Set<string>();
+  /** Remote predicted candidates announced by the peer, by round. */
+  readonly #remoteRounds = new Map<number, Candidate[]>();
+  readonly #ownRounds = new Map<number, SocketEntry>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #predict: Extract<UdpStrategy, { kind: 'predict' }> | undefined;
+  #selected: VerifiedPath | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #onAbort: (() => void) | undefined;
+  #settled = false;
+  /** Datagrams of ours that failed verification (wrong secret, connection or nonce). */
+  #rejectedDatagrams = 0;
+  #resolve!: (connection: UdpConnection) => void;
+  #reject!: (error: unknown) => void;
+
+  constructor(options: PunchUdpOptions, components: PunchUdpComponents) {
+    this.#options = options;
+    this.#bindSocket = components.bindSocket ?? ((bind) => StunUdpSocket.bind(bind));
+    this.#random = components.random ?? Math.random;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'udp-punch', connectionId: options.connectionId });
+    this.#verifier = new Verifier({ secret: options.secret, connectionId: options.connectionId, role: options.role });
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_PUNCH_TIMEOUT_MS;
+    if (!(this.#timeoutMs > 0)) throw new InvalidArgumentError(`timeoutMs must be positive, got ${this.#timeoutMs}`);
+    this.#startAt = options.startAt ?? performance.now();
+    if (!Number.isFinite(this.#startAt)) throw new InvalidArgumentError('startAt must be a performance.now() time');
+    if (!Array.isArray(options.remote?.candidates)) throw new InvalidArgumentError('remote.candidates must be an array');
+
+    this.#remoteSrflx = options.remote.candidates.filter((c) => c.kind !== 'host');
+    const srflxKeys = new Set(this.#remoteSrflx.map(candidateKey));
+    this.#remoteHosts = options.remote.candidates.filter((c) => c.kind === 'host' && !srflxKeys.has(candidateKey(c)));
+    this.#remoteHostAddresses = new Set(this.#remoteHosts.map((c) => c.address));
+    this.#plan = planUdp(options.local?.profile, options.remote.profile, { sameNat: this.#sameNat() });
+    const open = this.#plan.local === 'open' || this.#plan.remote === 'open';
+    this.#punchMethod = open ? 'direct' : 'udp-punch';
+  }
+
+  #sameNat(): boolean {
+    if (this.#options.sameNat !== undefined) return this.#options.sameNat;
+    const localPublic = new Set((this.#options.local?.candidates ?? []).filter((c) => c.kind === 'srflx').map((c) => c.address));
+    if (localPublic.size === 0) return this.#remoteHosts.length > 0;
+    return this.#remoteSrflx.some((c) => c.kind === 'srflx' && localPublic.has(c.address));
+  }
+
+  run(): Promise<UdpConnection> {
+    const promise = new Promise<UdpConnection>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    const { signal } = this.#options;
+    if (signal?.aborted) {
+      void this.#fail(new AbortedError('UDP punch aborted', { cause: signal.reason }));
+      return promise;
+    }
+    if (this.#plan.strategies.length === 0) {
+      void this.#fail(new PunchFailedError(this.#plan.noPathReason ?? 'no direct UDP path', 'no-path', []));
+      return promise;
+    }
+    this.#logger.debug({ plan: this.#plan, role: this.#options.role }, 'udp punch planned');
+    this.#addEntry(this.#options.socket, 'main');
+    this.#onAbort = () => void this.#fail(new AbortedError('UDP punch aborted', { cause: signal?.reason }));
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#after(this.#timeoutMs, () => {
+      const cause = new TimeoutError(`no verified UDP path within ${this.#timeoutMs} ms`, this.#timeoutMs);
+      void this.#fail(new PunchFailedError(`UDP hole punching failed: ${cause.message}`, 'timeout', this.#attemptList(), { cause }));
+    });
+    if (this.#options.signaling) this.#unsubscribe = this.#options.signaling.onMessage((payload) => this.#onSignal(payload));
+    for (const strategy of this.#plan.strategies) this.#start(strategy);
+    this.#at(this.#startAt, () => this.#tick());
+    return promise;
+  }
+
+  // --- strategies -------------------------------------------------------------------------
+
+  #start(strategy: UdpStrategy): void {
+    const main = this.#entries[0]!;
+    switch (strategy.kind) {
+      case 'lan':
+        for (const host of this.#remoteHosts) this.#addTarget(main, host, 'lan');
+        return;
+      case 'punch':
+        for (const srflx of this.#remoteSrflx) this.#addTarget(main, srflx, this.#punchMethod);
+        return;
+      case 'predict':
+        this.#predict = strategy;
+        if (strategy.announce) this.#startPrediction(strategy);
+        return;
+      case 'birthday':
+        if (strategy.role === 'sockets') this.#background('birthday sockets', this.#openBirthdaySockets(strategy.sockets));
+        else this.#sprayBirthdayRounds(strategy.probes, strategy.rounds);
+        return;
+    }
+  }
+
+  #startPrediction(strategy: Extract<UdpStrategy, { kind: 'predict' }>): void {
+    const { signaling, stunServer } = this.#options;
+    const delta = this.#options.local?.profile?.udp?.delta;
+    if (!signaling || !stunServer || delta === undefined) {
+      this.#logger.warn({ signaling: !!signaling, stunServer: !!stunServer, delta }, 'udp prediction skipped: needs signaling, a STUN server and the NAT delta');
+      return;
+    }
+    for (let round = 0; round < PREDICT_MAX_ROUNDS; round++) {
+      const run = () => this.#background(`prediction round ${round}`, this.#predictRound(strategy, round, delta, stunServer, signaling));
+      if (round === 0) run();
+      else this.#at(this.#startAt + round * PREDICT_ROUND_INTERVAL_MS, run);
+    }
+  }
+
+  /**
+   * 1. A new socket makes a fresh mapping towards the STUN server (port q).
+   * 2. The next mappings of the sequential NAT will be q + delta, q + 2 delta, ...: announced.
+   * 3. The socket sends to the peer (its srflx, or the one port the peer predicted this round),
+   *    which makes the mapping that was predicted.
+   */
+  async #predictRound(strategy: Extract<UdpStrategy, { kind: 'predict' }>, round: number, delta: number, stunServer: HostPort, signaling: SignalChannel): Promise<void> {
+    const entry = this.#addEntry(await this.#bindSocket({ address: this.#bindAddress() }), 'predict');
+    if (this.#settled) return;
+    const probe = await udpBinding({ server: stunServer, socket: entry.socket, timeoutMs: PREDICT_PROBE_TIMEOUT_MS, signal: this.#options.signal });
+    if (this.#settled) return;
+    const ports = predictPorts({ lastPort: probe.mapped.port, delta, window: strategy.window });
+    const candidates: Candidate[] = ports.map((port) => ({ kind: 'predicted', address: probe.mapped.address, port }));
+    this.#logger.debug({ round, fresh: probe.mapped, predicted: ports }, 'udp prediction announced');
+    signaling.send(lateCandidates(this.#options.connectionId, round, candidates));
+    this.#ownRounds.set(round, entry);
+    if (strategy.target === 'srflx') {
+      for (const srflx of this.#remoteSrflx) this.#addTarget(entry, srflx, 'udp-predict');
+    } else {
+      this.#matchRound(round);
+    }
+  }
+
+  /** Sequential on both sides: this round's socket probes exactly what the peer predicted this round. */
+  #matchRound(round: number): void {
+    const entry = this.#ownRounds.get(round);
+    const remote = this.#remoteRounds.get(round);
+    if (entry === undefined || remote === undefined || this.#predict?.target !== 'predicted') return;
+    for (const candidate of remote) this.#addTarget(entry, candidate, 'udp-predict');
+  }
+
+  #onSignal(payload: object): void {
+    if (this.#settled) return;
+    const message = parseLateCandidates(payload, this.#options.connectionId);
+    if (message === undefined) return;
+    this.#logger.debug({ round: message.round, candidates: message.candidates }, 'udp late candidates received');
+    const main = this.#entries[0]!;
+    const predicted = message.candidates.filter((c) => c.kind === 'predicted');
+    this.#remoteRounds.set(message.round, [...(this.#remoteRounds.get(message.round) ?? []), ...predicted]);
+    if (this.#predict?.probePredicted) {
+      if (this.#predict.target === 'srflx') for (const candidate of predicted) this.#addTarget(main, candidate, 'udp-predict');
+      else this.#matchRound(message.round);
+    }
+    if (this.#plan.strategies.some((s) => s.kind === 'punch')) {
+      for (const candidate of message.candidates.filter((c) => c.kind === 'srflx')) this.#addTarget(main, candidate, this.#punchMethod);
+    }
+  }
+
+  /** The symmetric side: many mappings towards the peer's one endpoint, for its probes to find. */
+  async #openBirthdaySockets(count: number): Promise<void> {
+    const address = this.#bindAddress();
+    const bound = await Promise.allSettled(Array.from({ length: count }, () => this.#bindSocket({ address })));
+    const failures = bound.filter((result) => result.status === 'rejected');
+    if (failures.length > 0) this.#logger.warn({ failed: failures.length, reason: String(failures[0]!.reason) }, 'some birthday sockets could not be bound');
+    for (const result of bound) {
+      if (result.status !== 'fulfilled') continue;
+      if (this.#settled) {
+        void result.value.close();
+        continue;
+      }
+      const entry = this.#addEntry(result.value, 'birthday');
+      for (const srflx of this.#remoteSrflx) {
+        this.#addTarget(entry, srflx, 'udp-birthday', { first: BIRTHDAY_SOCKET_REFRESH_MS, max: BIRTHDAY_SOCKET_REFRESH_MS });
+      }
+    }
+  }
+
+  /** The endpoint-independent side: probes random ports of the symmetric side's public address. */
+  #sprayBirthdayRounds(probes: number, rounds: number): void {
+    const address = this.#remoteSrflx.find((c) => c.kind === 'srflx')?.address;
+    if (address === undefined) {
+      this.#logger.warn({}, 'birthday probing skipped: the peer has no server-reflexive candidate');
+      return;
+    }
+    const range = this.#options.birthdayPortRange ?? FULL_PORT_RANGE;
+    for (let round = 0; round < rounds; round++) {
+      this.#at(this.#startAt + round * BIRTHDAY_ROUND_INTERVAL_MS, () => {
+        const ports = samplePorts(probes, range, this.#random).filter((port) => !this.#sprayed.has(candidateKey({ address, port })));
+        this.#sprayBatch(address, ports, 0);
+      });
+    }
+  }
+
+  #sprayBatch(address: string, ports: number[], from: number): void {
+    if (this.#settled) return;
+    const main = this.#entries[0]!;
+    const probe = this.#verifier.probe();
+    const end = Math.min(ports.length, from + BIRTHDAY_PROBE_BATCH);
+    for (let i = from; i < end; i++) {
+      const to = { host: address, port: ports[i]! };
+      this.#sprayed.add(candidateKey({ address, port: to.port }));
+      this.#send(main, to, probe, 'udp-birthday');
+    }
+    this.#attempt('udp-birthday').targets += end - from;
+    if (end < ports.length) this.#after(BIRTHDAY_BATCH_INTERVAL_MS, () => this.#sprayBatch(address, ports, end));
+  }
+
+  // --- probing ------------------------------------------------------------------------------
+
+  #addTarget(entry: SocketEntry, candidate: { address: string; port: number }, method: UdpMethod, pacing?: { first: number; max: number }): void {
+    const key = remoteOf(entry, candidate.address, candidate.port);
+    if (this.#settled || this.#targets.has(key)) return;
+    this.#targets.set(key, {
+      entry,
+      to: { host: candidate.address, port: candidate.port },
+      method,
+      nextAt: Math.max(this.#startAt, performance.now()),
+      interval: pacing?.first ?? PUNCH_FIRST_RETRY_MS,
+      maxInterval: pacing?.max ?? PUNCH_MAX_RETRY_MS,
+    });
+    this.#attempt(method).targets += 1;
+  }
+
+  #tick(): void {
+    if (this.#settled) return;
+    const now = performance.now();
+    const probe = this.#verifier.probe();
+    for (const target of this.#targets.values()) {
+      if (target.nextAt > now) continue;
+      this.#send(target.entry, target.to, probe, target.method);
+      target.nextAt = now + target.interval;
+      target.interval = Math.min(target.interval * 2, target.maxInterval);
+    }
+    this.#after(PUNCH_TICK_MS, () => this.#tick());
+  }
+
+  #send(entry: SocketEntry, to: HostPort, bytes: Buffer, method: UdpMethod): void {
+    entry.socket.send(bytes, to);
+    this.#attempt(method).packetsSent += 1;
+  }
+
+  // --- verification -------------------------------------------------------------------------
+
+  #onPacket(entry: SocketEntry, bytes: Buffer, rinfo: RemoteInfo): void {
+    if (this.#settled) return;
+    const frame = decodeFrame(bytes);
+    if (frame === undefined) return;
+    const from = { host: rinfo.address, port: rinfo.port };
+    switch (frame.type) {
+      case FrameType.Probe: {
+        const peerNonce = this.#verifier.checkProbe(frame);
+        if (peerNonce === undefined) return this.#rejected(rinfo, 'probe');
+        this.#send(entry, from, this.#verifier.ack(peerNonce, false), this.#methodFor(entry, rinfo));
+        return;
+      }
+      case FrameType.Ack: {
+        const ack = this.#verifier.checkAck(frame);
+        if (ack === undefined) return this.#rejected(rinfo, 'ack');
+        this.#onVerifiedAck(entry, rinfo, ack.peerNonce, ack.nominate);
+        return;
+      }
+      case FrameType.Data:
+      case FrameType.Keepalive:
+        // The responder only sends these once it adopted our nomination: its confirmation was lost.
+        if (this.#selected !== undefined && this.#isPath(this.#selected, entry, rinfo)) this.#succeed(this.#selected, [frame]);
+        return;
+      case FrameType.Close:
+        return;
+    }
+  }
+
+  /** 3./4. of the verification protocol (see Verifier): the path is live and the peer is genuine. */
+  #onVerifiedAck(entry: SocketEntry, rinfo: RemoteInfo, peerNonce: Buffer, nominate: boolean): void {
+    const key = remoteOf(entry, rinfo.address, rinfo.port);
+    const known = this.#verified.get(key);
+    const path = known ?? { entry, address: rinfo.address, port: rinfo.port, peerNonce, method: this.#methodFor(entry, rinfo) };
+    if (known === undefined) {
+      this.#verified.set(key, path);
+      this.#logger.debug({ remote: `${rinfo.address}:${rinfo.port}`, socket: entry.kind, method: path.method }, 'udp path verified');
+    }
+    const to = { host: rinfo.address, port: rinfo.port };
+    if (this.#options.role === 'initiator') {
+      if (this.#selected === undefined) {
+        this.#selected = path;
+        this.#nominate(path, PUNCH_FIRST_RETRY_MS);
+      } else if (this.#selected === path && nominate) {
+        this.#succeed(path, []);
+      }
+      return;
+    }
+    if (nominate) {
+      if (this.#selected === undefined) this.#selected = path;
+      if (this.#selected !== path) return;
+      this.#send(entry, to, this.#verifier.ack(path.peerNonce, true), path.method);
+      this.#succeed(path, []);
+      return;
+    }
+    if (known === undefined) this.#send(entry, to, this.#verifier.ack(peerNonce, false), path.method);
+  }
+
+  /** The initiator repeats its nomination until the responder confirms it. */
+  #nominate(path: VerifiedPath, interval: number): void {
+    if (this.#settled) return;
+    this.#send(path.entry, { host: path.address, port: path.port }, this.#verifier.ack(path.peerNonce, true), path.method);
+    this.#after(interval, () => this.#nominate(path, Math.min(interval * 2, PUNCH_MAX_RETRY_MS)));
+  }
+
+  #isPath(path: VerifiedPath, entry: SocketEntry, rinfo: RemoteInfo): boolean {
+    return path.entry === entry && path.address === rinfo.address && path.port === rinfo.port;
+  }
+
+  #methodFor(entry: SocketEntry, rinfo: RemoteInfo): UdpMethod {
+    const target = this.#targets.get(remoteOf(entry, rinfo.address, rinfo.port));
+    if (target !== undefined) return target.method;
+    if (entry.kind === 'birthday' || this.#sprayed.has(candidateKey(rinfo))) return 'udp-birthday';
+    if (entry.kind === 'predict') return 'udp-predict';
+    if (this.#remoteHostAddresses.has(rinfo.address)) return 'lan';
+    return this.#punchMethod;
+  }
+
+  #rejected(rinfo: RemoteInfo, what: string): void {
+    this.#rejectedDatagrams += 1;
+    this.#logger.debug({ from: `${rinfo.address}:${rinfo.port}`, what }, 'udp punch datagram failed verification');
+  }
+
+  // --- sockets, timers, outcome -------------------------------------------------------------
+
+  #addEntry(socket: StunUdpSocket, kind: SocketKind): SocketEntry {
+    const entry: SocketEntry = {
+      socket,
+      kind,
+      id: this.#entries.length,
+      onMessage: (bytes, rinfo) => this.#onPacket(entry, bytes, rinfo),
+      onError: (error) => this.#logger.debug({ err: error, socket: kind }, 'udp punch socket error'),
+    };
+    socket.on('message', entry.onMessage);
+    socket.on('error', entry.onError);
+    this.#entries.push(entry);
+    if (this.#settled) void this.#release(entry);
+    return entry;
+  }
+
+  #bindAddress(): string {
+    return this.#options.socket.local().address;
+  }
+
+  async #release(entry: SocketEntry): Promise<void> {
+    entry.socket.off('message', entry.onMessage);
+    try {
+      await entry.socket.close();
+    } finally {
+      entry.socket.off('error', entry.onError);
+    }
+  }
+
+  #at(time: number, callback: () => void): void {
+    this.#after(time - performance.now(), callback);
+  }
+
+  #after(ms: number, callback: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#settled) callback();
+    }, Math.max(0, ms));
+    this.#timers.add(timer);
+  }
+
+  #background(what: string, task: Promise<void>): void {
+    task.catch((error: unknown) => {
+      // After the outcome, failures of leftover work (a probe cut short by closing) are expected.
+      if (this.#settled) this.#logger.debug({ err: error }, `udp punch: ${what} ended`);
+      else this.#logger.warn({ err: error }, `udp punch: ${what} failed`);
+    });
+  }
+
+  #attempt(strategy: string): PunchAttempt {
+    let attempt = this.#attempts.get(strategy);
+    if (attempt === undefined) {
+      attempt = { strategy, packetsSent: 0, targets: 0 };
+      this.#attempts.set(strategy, attempt);
+    }
+    return attempt;
+  }
+
+  #attemptList(): PunchAttempt[] {
+    return [...this.#attempts.values()];
+  }
+
+  #settle(): void {
+    this.#settled = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#unsubscribe?.();
+    if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  #succeed(path: VerifiedPath, early: Frame[]): void {
+    if (this.#settled) return;
+    this.#settle();
+    path.entry.socket.off('message', path.entry.onMessage);
+    path.entry.socket.off('error', path.entry.onError);
+    for (const entry of this.#entries) if (entry !== path.entry) this.#background('socket release', this.#release(entry));
+    const connection = new UdpConnection({
+      socket: path.entry.socket,
+      remote: transportAddress(path.address, path.port),
+      method: path.method,
+      verifier: this.#verifier,
+      peerNonce: path.peerNonce,
+      early,
+      options: this.#options.connection,
+      logger: this.#logger,
+    });
+    this.#logger.info(
+      { method: path.method, remote: `${path.address}:${path.port}`, attempts: this.#attemptList(), rejected: this.#rejectedDatagrams },
+      'udp punch succeeded',
+    );
+    this.#resolve(connection);
+  }
+
+  async #fail(error: unknown): Promise<void> {
+    if (this.#settled) return;
+    this.#settle();
+    this.#logger.info({ err: error, attempts: this.#attemptList(), rejected: this.#rejectedDatagrams }, 'udp punch failed');
+    this.#reject(error);
+    if (this.#entries.length === 0) await this.#options.socket.close();
+    const released = await Promise.allSettled(this.#entries.map((entry) => this.#release(entry)));
+    for (const result of released) {
+      if (result.status === 'rejected') this.#logger.debug({ err: result.reason }, 'udp punch socket close failed');
+    }
+  }
+}
