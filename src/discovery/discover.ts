@@ -16,6 +16,11 @@ import { probeUdp } from './udp-probe.js';
 
 /** Each probe waits at most this long for its answer; silence tests (filtering, hairpinning) wait exactly this long. */
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 1000;
+/**
+ * TCP probes expect an answer, never silence, so a generous deadline costs nothing when the server
+ * answers; it covers one lost SYN (Linux retransmits after 1 s) on a busy host.
+ */
+export const DEFAULT_DISCOVERY_TCP_TIMEOUT_MS = 3000;
 /** RFC 5780 servers listen on the primary port + 1 unless they say otherwise (OTHER-ADDRESS). */
 const ALT_PORT_OFFSET = 1;
 
@@ -33,6 +38,8 @@ export interface DiscoverNatOptions {
   transports?: ReadonlyArray<DiscoveryTransport>;
   /** Per probe deadline in ms; also how long a test that expects silence listens. @default 1000 */
   timeoutMs?: number;
+  /** Per TCP connect deadline in ms. @default 3000 */
+  tcpTimeoutMs?: number;
   /** UDP retransmissions within each probe. @default the STUN client's (RTO 500 ms, Rc 7, Rm 16) */
   retransmit?: RetransmitOptions;
   signal?: AbortSignal;
@@ -76,6 +83,7 @@ export async function discoverNat(options: DiscoverNatOptions): Promise<NatProfi
     altServer,
     routeLocal,
     timeoutMs: options.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS,
+    tcpTimeoutMs: options.tcpTimeoutMs ?? DEFAULT_DISCOVERY_TCP_TIMEOUT_MS,
     retransmit: options.retransmit ?? {},
     signal,
     startedAt,
@@ -122,8 +130,10 @@ function checkOptions(options: DiscoverNatOptions): ReadonlyArray<DiscoveryTrans
       throw new InvalidArgumentError(`discoverNat: ${name} must be an integer in 1..65535, got ${port}`);
     }
   }
-  if (options.timeoutMs !== undefined && !(options.timeoutMs > 0 && Number.isFinite(options.timeoutMs))) {
-    throw new InvalidArgumentError(`discoverNat: timeoutMs must be a positive number, got ${options.timeoutMs}`);
+  for (const [name, value] of [['timeoutMs', options.timeoutMs], ['tcpTimeoutMs', options.tcpTimeoutMs]] as const) {
+    if (value !== undefined && !(value > 0 && Number.isFinite(value))) {
+      throw new InvalidArgumentError(`discoverNat: ${name} must be a positive number, got ${value}`);
+    }
   }
   const transports = options.transports ?? ['udp', 'tcp'];
   if (transports.length === 0 || transports.some((transport) => transport !== 'udp' && transport !== 'tcp')) {

@@ -1,4 +1,4 @@
-export { discoverNat, DEFAULT_DISCOVERY_TIMEOUT_MS, type DiscoverNatOptions, type DiscoveryTransport } from './discover.js';
+export { discoverNat, DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_DISCOVERY_TCP_TIMEOUT_MS, type DiscoverNatOptions, type DiscoveryTransport } from './discover.js';
 export {
   NatProfileSchema,
   NAT_PROFILE_VERSION,

@@ -15,6 +15,7 @@ export interface ProbeContext {
   /** Source address of the route to the server (stands in for a wildcard bind address). */
   routeLocal: string | null;
   timeoutMs: number;
+  tcpTimeoutMs: number;
   retransmit: RetransmitOptions;
   signal: AbortSignal;
   startedAt: number;

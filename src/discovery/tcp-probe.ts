@@ -87,7 +87,7 @@ async function tcpConnect(context: ProbeContext, test: string, server: Transport
       // An explicit bind sets SO_REUSEADDR, which the same-port connects after this one need.
       localAddress: server.family === 'IPv6' ? '::' : '0.0.0.0',
       localPort,
-      timeoutMs: context.timeoutMs,
+      timeoutMs: context.tcpTimeoutMs,
       signal: context.signal,
     });
     const local = concreteLocal(binding.local, context.routeLocal);

@@ -23,8 +23,8 @@ interface Probe {
  * RFC 5780 over UDP. Test I runs from two sockets at once: socket A then walks the server's
  * other three address/port combinations one after another (mapping, section 4.3, and the order of
  * new mappings for the delta), while socket B, whose mapping only ever saw the primary address,
- * runs filtering tests II and III in parallel (section 4.4). Hairpinning (section 4.5) runs last
- * because it opens one more mapping.
+ * runs filtering tests II and III in parallel (section 4.4). Hairpinning (section 4.5) follows
+ * the mapping series because it opens one more mapping.
  */
 export async function probeUdp(context: ProbeContext, reportOther: (other: TransportAddress | undefined) => void): Promise<UdpProfile> {
   const type = context.primary.family === 'IPv6' ? 'udp6' : 'udp4';
@@ -54,11 +54,11 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
     notes.push(natPresent ? 'udp: mapped address differs from the local one: behind a NAT' : 'udp: mapped address equals the local one: no NAT');
     if (!other) notes.push('udp: the server sent no OTHER-ADDRESS and no altServer was given: RFC 5780 tests skipped');
 
-    const [mappingPart, filteringPart] = await Promise.all([
-      mappingTrack(context, { a, a1, other, open }),
+    const [[mappingPart, hairpin], filteringPart] = await Promise.all([
+      // Hairpinning opens one more mapping, so it waits until the delta series is complete.
+      mappingTrack(context, { a, a1, other, open }).then(async (part) => [part, await hairpinTest(context, anchorSocket, anchor.mapped!, open)] as const),
       filteringTrack(context, { b, b1, other }),
     ]);
-    const hairpin = await hairpinTest(context, anchorSocket, anchor.mapped!, open);
     observations.push(...mappingPart.observations, ...filteringPart.observations, hairpin.observation);
     notes.push(...mappingPart.notes, ...filteringPart.notes, hairpin.note);
 

@@ -1,0 +1,141 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { Lab, labUnavailableReason, type NatSpec } from '../../src/lab/index.js';
+import { NatProfileSchema, type NatProfile } from '../../src/discovery/index.js';
+
+/**
+ * `ntcp probe --json` (the built CLI) from a host behind every lab preset, against our STUN
+ * server on the lab server's two addresses: the profile must name exactly the configured NAT.
+ */
+
+const TIMEOUT_MS = 1000;
+const CLI = [process.execPath, 'dist/cli/main.js'];
+
+interface Expected {
+  nat: NatSpec;
+  behind?: string;
+  udp:
+    | { blocked: true }
+    | { mapping: string; filtering: string; rfc3489Type: string; portPreserving: boolean; delta?: number; natPresent: boolean };
+  tcp: { mapping: string; kind: string; portPreserving: boolean; delta?: number; natPresent: boolean };
+}
+
+const EIM = 'endpoint-independent';
+const APD = 'address-and-port-dependent';
+const cone = { mapping: EIM, kind: 'cone', portPreserving: true, natPresent: true };
+
+const SITES: Record<string, Expected> = {
+  open: {
+    nat: 'none',
+    udp: { mapping: EIM, filtering: EIM, rfc3489Type: 'open-internet', portPreserving: true, natPresent: false },
+    tcp: { ...cone, natPresent: false },
+  },
+  full: { nat: 'full-cone', udp: { mapping: EIM, filtering: EIM, rfc3489Type: 'full-cone', portPreserving: true, natPresent: true }, tcp: cone },
+  restr: {
+    nat: 'restricted-cone',
+    udp: { mapping: EIM, filtering: 'address-dependent', rfc3489Type: 'restricted-cone', portPreserving: true, natPresent: true },
+    tcp: cone,
+  },
+  port: {
+    nat: 'port-restricted',
+    udp: { mapping: EIM, filtering: APD, rfc3489Type: 'port-restricted-cone', portPreserving: true, natPresent: true },
+    tcp: cone,
+  },
+  sym: {
+    nat: 'symmetric',
+    udp: { mapping: APD, filtering: APD, rfc3489Type: 'symmetric', portPreserving: false, natPresent: true },
+    tcp: { mapping: APD, kind: 'random-symmetric', portPreserving: false, natPresent: true },
+  },
+  seqa: {
+    nat: 'symmetric-seq:1',
+    udp: { mapping: APD, filtering: APD, rfc3489Type: 'symmetric', portPreserving: false, delta: 1, natPresent: true },
+    tcp: { mapping: APD, kind: 'delta-symmetric', portPreserving: false, delta: 1, natPresent: true },
+  },
+  seqb: {
+    nat: 'symmetric-seq:2',
+    udp: { mapping: APD, filtering: APD, rfc3489Type: 'symmetric', portPreserving: false, delta: 2, natPresent: true },
+    tcp: { mapping: APD, kind: 'delta-symmetric', portPreserving: false, delta: 2, natPresent: true },
+  },
+  // Double NAT: a full-cone home router behind a port-restricted carrier-grade NAT filters like the outer one.
+  home: {
+    nat: 'full-cone',
+    behind: 'cgn',
+    udp: { mapping: EIM, filtering: APD, rfc3489Type: 'port-restricted-cone', portPreserving: true, natPresent: true },
+    tcp: cone,
+  },
+  // A port-restricted router whose firewall drops all UDP (rule added below).
+  fw: { nat: 'port-restricted', udp: { blocked: true }, tcp: cone },
+};
+
+const skipReason = labUnavailableReason();
+
+describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipReason}` : false }, () => {
+  let lab: Lab;
+  let server: ChildProcess;
+  const profiles = new Map<string, NatProfile>();
+
+  before(async () => {
+    lab = await Lab.create({
+      sites: [
+        { name: 'cgn', nat: 'port-restricted', hosts: 0 },
+        ...Object.entries(SITES).map(([name, site]) => ({ name, nat: site.nat, ...(site.behind ? { behind: site.behind } : {}) })),
+      ],
+    });
+    const blocked = await lab.exec('fw', ['nft', 'insert', 'rule', 'ip', 'ntcp_lab', 'forward', 'meta', 'l4proto', 'udp', 'drop']);
+    assert.equal(blocked.code, 0, blocked.stderr);
+    const [primary, alternate] = lab.addresses('server');
+    server = lab.spawn('server', [...CLI, 'stun-server', '--host', primary!, '--alt-host', alternate!], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      let log = '';
+      server.stderr!.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes('listening')) resolve();
+      });
+      server.once('exit', (code) => reject(new Error(`stun-server exited with ${code}: ${log}`)));
+    });
+    // Every host probes at once: one lab, one server, concurrent probes.
+    await Promise.all(
+      Object.keys(SITES).map(async (site) => {
+        const result = await lab.exec(`${site}1`, [...CLI, 'probe', '--server', `${primary}:3478`, '--json', '--timeout', String(TIMEOUT_MS)], { timeoutMs: 30_000 });
+        assert.equal(result.code, 0, `probe from ${site}1 failed: ${result.stderr}`);
+        profiles.set(site, NatProfileSchema.parse(JSON.parse(result.stdout)));
+      }),
+    );
+  });
+
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  for (const [site, expected] of Object.entries(SITES)) {
+    test(`${site} (${typeof expected.nat === 'string' ? expected.nat : 'custom'}${expected.behind ? ` behind ${expected.behind}` : ''}): UDP profile`, () => {
+      const udp = profiles.get(site)!.udp!;
+      const context = JSON.stringify(udp.evidence.notes, null, 1);
+      if ('blocked' in expected.udp) {
+        assert.equal(udp.rfc3489Type, 'udp-blocked', context);
+        assert.equal(udp.mapped, null);
+        assert.ok(udp.evidence.observations.every((observation) => observation.outcome === 'no-response'), context);
+        return;
+      }
+      const { delta, ...rest } = expected.udp;
+      assert.deepEqual(
+        { mapping: udp.mapping, filtering: udp.filtering, rfc3489Type: udp.rfc3489Type, portPreserving: udp.portPreserving, natPresent: udp.natPresent },
+        rest,
+        context,
+      );
+      assert.equal(udp.delta, delta, context);
+      assert.equal(udp.hairpinning, 'supported', context);
+      if (udp.natPresent) assert.equal(udp.mapped!.address, lab.publicAddress(site));
+    });
+
+    test(`${site}: TCP fingerprint`, () => {
+      const tcp = profiles.get(site)!.tcp!;
+      const context = JSON.stringify(tcp.evidence, null, 1);
+      assert.equal(tcp.reachable, true, context);
+      const { delta, ...rest } = expected.tcp;
+      assert.deepEqual({ mapping: tcp.mapping, kind: tcp.kind, portPreserving: tcp.portPreserving, natPresent: tcp.natPresent }, rest, context);
+      assert.equal(tcp.delta, delta, context);
+    });
+  }
+});
