@@ -3,6 +3,14 @@ export { createLogger, silentLogger, type Logger, type LoggerOptions } from './o
 export { Counters } from './observe/counters.js';
 export * from './codec/index.js';
 export {
+  udpBinding, tcpBinding, bindingRequest, bindingResult, StunUdpSocket, startStunServer, Retransmission, retransmissionSchedule,
+  StunFrameDecoder, RateLimiter, ManualClock, systemClock, formatAddress, DEFAULT_STUN_PORT, DEFAULT_STUN_ALT_PORT,
+  StunTimeoutError, StunErrorResponse, StunFramingError, StunBadResponseError, StunSocketClosedError,
+  type BindingResult, type UdpBindingOptions, type TcpBindingOptions, type StunUdpSocketOptions, type StunRequestOptions,
+  type StunTransactionResult, type StunServer, type StunServerOptions, type StunServerLimits, type StunServerEndpoints,
+  type StunServerCounter, type RetransmitOptions, type Clock, type HostPort,
+} from './stun/index.js';
+export {
   startBroker, BrokerClient, queryBroker, planStart, peerIdProblem, DEFAULT_BROKER_PORT, PROTOCOL_VERSION as BROKER_PROTOCOL_VERSION,
   BrokerError, MatchError, DuplicateIdError, VersionError, InvalidIdError, BadMessageError, FrameTooLargeError, RateLimitError,
   LimitError, BusyError, NotRegisteredError, UnauthorizedError, UnknownConnectionError, BrokerConnectError, DisconnectedError,
