@@ -17,6 +17,11 @@ export interface LabOptions extends LabTopologyOptions {
   seed?: number;
   /** Limit for building the lab. @default 30000 */
   timeoutMs?: number;
+  /**
+   * Outlive this process (`ntcp lab up`): no teardown on exit or signals, and the delayed-link
+   * forwarder keeps running; `ntcp lab down` (or `Lab.attach(state).destroy()`) removes it. @default false
+   */
+  persistent?: boolean;
 }
 
 export interface LabComponents {
@@ -98,7 +103,7 @@ export class Lab {
       await runScript(`build lab ${prefix}`, buildScript(plan, { seed: options.seed ?? randomInt(2 ** 31) }), timeoutMs);
       const shaped = plan.links.filter((link) => isShaped(link.shape));
       if (shaped.length > 0) {
-        forwarder = await startForwarder(shaped, { timeoutMs, logger });
+        forwarder = await startForwarder(shaped, { timeoutMs, logger, detached: options.persistent ?? false });
         await runScript(`configure shaped links of lab ${prefix}`, shapedLinkScript(plan), timeoutMs);
       }
     } catch (error) {
@@ -109,7 +114,7 @@ export class Lab {
     const buildMs = performance.now() - started;
     unregisterTeardown(pending);
     const lab = new Lab(plan, buildMs, logger, forwarder, []);
-    registerTeardown(lab.#teardown);
+    if (!options.persistent) registerTeardown(lab.#teardown);
     logger.debug({ buildMs: Math.round(buildMs), hosts: lab.hosts }, 'lab up');
     return lab;
   }
