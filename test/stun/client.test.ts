@@ -90,6 +90,19 @@ describe('STUN client against our server', () => {
   });
 });
 
+test('dual stack: Binding over UDP and TCP on ::1', async () => {
+  const server = await startStunServer({ host: '::1', port: 0, altPort: 0 });
+  try {
+    const target = { host: '::1', port: server.endpoints.port };
+    const udp = await udpBinding({ server: target, rtoMs: 100 });
+    assert.deepEqual(udp.mapped, { family: 'IPv6', address: '::1', port: udp.local.port });
+    const tcp = await tcpBinding({ server: target, timeoutMs: 2000 });
+    assert.deepEqual(tcp.mapped, tcp.local);
+  } finally {
+    await server.close();
+  }
+});
+
 describe('STUN client failures', () => {
   test('no answer: StunTimeoutError after Rc requests, each one seen by the silent peer', async () => {
     const silent = await udpClient();
