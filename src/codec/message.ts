@@ -275,6 +275,7 @@ function writeFingerprint(target: Buffer, start: number, offset: number): number
 
 function decodeValue(codec: AttributeCodec<unknown>, bytes: Buffer, valueOffset: number, length: number, context: CodecContext): unknown {
   try {
+    if (codec.read !== undefined) return codec.read(bytes, valueOffset, length, context);
     return codec.decode(bytes.subarray(valueOffset, valueOffset + length), context);
   } catch (error) {
     const relative = error instanceof StunDecodeError ? error.offset : 0;

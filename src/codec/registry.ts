@@ -51,21 +51,25 @@ export function getAttributes<T>(message: StunMessage, codec: AttributeCodec<T>)
  * Turns a codec with only size/write into a full AttributeCodec (encode allocates and writes),
  * so built-in codecs are written once and still honour the public contract.
  */
-export function defineCodec<T>(codec: {
-  type: number;
-  name: string;
-  size(value: T, context: CodecContext): number;
-  write(value: T, target: Buffer, offset: number, context: CodecContext): void;
-  decode(data: Buffer, context: CodecContext): T;
-}): AttributeCodec<T> {
-  return {
-    ...codec,
-    encode(value: T, context: CodecContext): Buffer {
-      const bytes = Buffer.alloc(codec.size(value, context));
-      codec.write(value, bytes, 0, context);
-      return bytes;
-    },
+export function defineCodec<T>(
+  codec: {
+    type: number;
+    name: string;
+    size(value: T, context: CodecContext): number;
+    write(value: T, target: Buffer, offset: number, context: CodecContext): void;
+  } & (
+    | { decode(data: Buffer, context: CodecContext): T }
+    | { read(bytes: Buffer, offset: number, length: number, context: CodecContext): T }
+  ),
+): AttributeCodec<T> {
+  const encode = (value: T, context: CodecContext): Buffer => {
+    const bytes = Buffer.alloc(codec.size(value, context));
+    codec.write(value, bytes, 0, context);
+    return bytes;
   };
+  if ('decode' in codec) return { ...codec, encode };
+  const read = codec.read;
+  return { ...codec, encode, decode: (data: Buffer, context: CodecContext): T => read(data, 0, data.length, context) };
 }
 
 export function encodeFailure(name: string, reason: string): StunEncodeError {

@@ -34,8 +34,8 @@ export interface CodecContext {
 
 /**
  * One attribute type's wire format. `encode`/`decode` are the whole contract; built-in codecs
- * also provide `size` + `write` so encodeMessage can write them in place without a temporary
- * Buffer per attribute.
+ * also provide `size` + `write` (and some `read`) so encodeMessage and decodeMessage work in
+ * place without a temporary Buffer per attribute.
  */
 export interface AttributeCodec<T> {
   readonly type: number;
@@ -47,4 +47,6 @@ export interface AttributeCodec<T> {
   size?(value: T, context: CodecContext): number;
   /** Writes exactly `size(value)` bytes at `offset`. */
   write?(value: T, target: Buffer, offset: number, context: CodecContext): void;
+  /** `decode` reading the value in place (no subarray per attribute); offsets in errors stay relative to the value. */
+  read?(bytes: Buffer, offset: number, length: number, context: CodecContext): T;
 }

@@ -40,19 +40,19 @@ function writePlain(name: string, value: TransportAddress, target: Buffer, offse
   }
 }
 
-function readPlain(data: Buffer): TransportAddress {
-  if (data.length < 4) throw new StunDecodeError(`value of ${data.length} bytes is shorter than an address header`, 0);
-  const family = data[1];
-  const port = data.readUInt16BE(2);
+function readPlain(bytes: Buffer, offset: number, length: number): TransportAddress {
+  if (length < 4) throw new StunDecodeError(`value of ${length} bytes is shorter than an address header`, 0);
+  const family = bytes[offset + 1]!;
+  const port = bytes.readUInt16BE(offset + 2);
   if (family === FAMILY_IPV4) {
-    if (data.length !== IPV4_VALUE_LENGTH) throw new StunDecodeError(`IPv4 address value must be 8 bytes, got ${data.length}`, 0);
-    return { family: 'IPv4', address: readIPv4(data, 4), port };
+    if (length !== IPV4_VALUE_LENGTH) throw new StunDecodeError(`IPv4 address value must be 8 bytes, got ${length}`, 0);
+    return { family: 'IPv4', address: readIPv4(bytes, offset + 4), port };
   }
   if (family === FAMILY_IPV6) {
-    if (data.length !== IPV6_VALUE_LENGTH) throw new StunDecodeError(`IPv6 address value must be 20 bytes, got ${data.length}`, 0);
-    return { family: 'IPv6', address: readIPv6(data, 4), port };
+    if (length !== IPV6_VALUE_LENGTH) throw new StunDecodeError(`IPv6 address value must be 20 bytes, got ${length}`, 0);
+    return { family: 'IPv6', address: readIPv6(bytes, offset + 4), port };
   }
-  throw new StunDecodeError(`unknown address family 0x${(family ?? 0).toString(16).padStart(2, '0')}`, 1);
+  throw new StunDecodeError(`unknown address family 0x${family.toString(16).padStart(2, '0')}`, 1);
 }
 
 /**
@@ -74,13 +74,16 @@ function xorInPlace(data: Buffer, offset: number, length: number, context: Codec
   for (let i = 0; i < length - 4; i++) data[offset + 4 + i] = data[offset + 4 + i]! ^ xorByte(context, i);
 }
 
+const xorScratchIPv4 = Buffer.alloc(IPV4_VALUE_LENGTH);
+const xorScratchIPv6 = Buffer.alloc(IPV6_VALUE_LENGTH);
+
 function plainAddressCodec(type: number, name: string): AttributeCodec<TransportAddress> {
   return defineCodec<TransportAddress>({
     type,
     name,
     size: (value) => sizeOf(name, value),
     write: (value, target, offset) => writePlain(name, value, target, offset),
-    decode: (data) => readPlain(data),
+    read: (bytes, offset, length) => readPlain(bytes, offset, length),
   });
 }
 
@@ -93,11 +96,13 @@ function xorAddressCodec(type: number, name: string): AttributeCodec<TransportAd
       writePlain(name, value, target, offset);
       xorInPlace(target, offset, value.family === 'IPv4' ? IPV4_VALUE_LENGTH : IPV6_VALUE_LENGTH, context);
     },
-    decode(data, context) {
-      if (data.length !== IPV4_VALUE_LENGTH && data.length !== IPV6_VALUE_LENGTH) return readPlain(data);
-      const clear = Buffer.from(data);
-      xorInPlace(clear, 0, clear.length, context);
-      return readPlain(clear);
+    read(bytes, offset, length, context) {
+      if (length !== IPV4_VALUE_LENGTH && length !== IPV6_VALUE_LENGTH) return readPlain(bytes, offset, length);
+      // Decoding is synchronous, so module-level scratch buffers serve every call.
+      const clear = length === IPV4_VALUE_LENGTH ? xorScratchIPv4 : xorScratchIPv6;
+      bytes.copy(clear, 0, offset, offset + length);
+      xorInPlace(clear, 0, length, context);
+      return readPlain(clear, 0, length);
     },
   });
 }

@@ -20,9 +20,9 @@ export const ChangeRequest = defineCodec<ChangeRequestValue>({
   },
   write: (value, target, offset) =>
     void target.writeUInt32BE((value.changeIp ? CHANGE_IP : 0) | (value.changePort ? CHANGE_PORT : 0), offset),
-  decode(data) {
-    if (data.length !== 4) throw new StunDecodeError(`value must be 4 bytes, got ${data.length}`, 0);
-    const flags = data.readUInt32BE(0);
+  read(bytes, offset, length) {
+    if (length !== 4) throw new StunDecodeError(`value must be 4 bytes, got ${length}`, 0);
+    const flags = bytes.readUInt32BE(offset);
     return { changeIp: (flags & CHANGE_IP) !== 0, changePort: (flags & CHANGE_PORT) !== 0 };
   },
 });
@@ -39,9 +39,9 @@ export const ResponsePort = defineCodec<number>({
     return 4;
   },
   write: (value, target, offset) => void target.writeUInt32BE((value << 16) >>> 0, offset),
-  decode(data) {
-    if (data.length !== 4 && data.length !== 2) throw new StunDecodeError(`value must be 4 bytes, got ${data.length}`, 0);
-    return data.readUInt16BE(0);
+  read(bytes, offset, length) {
+    if (length !== 4 && length !== 2) throw new StunDecodeError(`value must be 4 bytes, got ${length}`, 0);
+    return bytes.readUInt16BE(offset);
   },
 });
 

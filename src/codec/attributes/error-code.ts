@@ -1,8 +1,7 @@
-import { isUtf8 } from 'node:buffer';
 import { AttributeType } from '../constants.js';
 import { StunDecodeError } from '../errors.js';
 import { defineCodec, encodeFailure, registerAttribute } from '../registry.js';
-import { checkText } from './strings.js';
+import { checkText, readUtf8 } from './strings.js';
 
 export interface ErrorCodeValue {
   code: number;
@@ -35,18 +34,19 @@ export const ErrorCode = defineCodec<ErrorCodeValue>({
     target[offset + 3] = value.code % 100;
     target.write(value.reason, offset + FIXED_LENGTH, 'utf8');
   },
-  decode(data) {
-    if (data.length < FIXED_LENGTH) throw new StunDecodeError(`value of ${data.length} bytes is shorter than 4`, 0);
-    const errorClass = data[2]! & 0x07;
-    const number = data[3]!;
+  read(bytes, offset, length) {
+    if (length < FIXED_LENGTH) throw new StunDecodeError(`value of ${length} bytes is shorter than 4`, 0);
+    const errorClass = bytes[offset + 2]! & 0x07;
+    const number = bytes[offset + 3]!;
     if (errorClass < 3 || errorClass > 6) throw new StunDecodeError(`error class ${errorClass} is not in 3..6`, 2);
     if (number > 99) throw new StunDecodeError(`error number ${number} is not in 0..99`, 3);
-    const reasonBytes = data.subarray(FIXED_LENGTH);
-    if (!isUtf8(reasonBytes)) {
-      throw new StunDecodeError('reason is not valid UTF-8', FIXED_LENGTH);
+    let reason: string;
+    try {
+      reason = readUtf8(bytes, offset + FIXED_LENGTH, length - FIXED_LENGTH);
+    } catch (error) {
+      throw new StunDecodeError('reason is not valid UTF-8', FIXED_LENGTH, { cause: error });
     }
-    const reason = reasonBytes.toString('utf8');
-    const problem = checkText(reason, reasonBytes.length, REASON_LIMITS);
+    const problem = checkText(reason, length - FIXED_LENGTH, REASON_LIMITS);
     if (problem !== undefined) throw new StunDecodeError(`reason: ${problem}`, FIXED_LENGTH);
     return { code: errorClass * 100 + number, reason };
   },

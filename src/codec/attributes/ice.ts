@@ -14,9 +14,9 @@ export const Priority = defineCodec<number>({
     return 4;
   },
   write: (value, target, offset) => void target.writeUInt32BE(value, offset),
-  decode(data) {
-    if (data.length !== 4) throw new StunDecodeError(`value must be 4 bytes, got ${data.length}`, 0);
-    return data.readUInt32BE(0);
+  read(bytes, offset, length) {
+    if (length !== 4) throw new StunDecodeError(`value must be 4 bytes, got ${length}`, 0);
+    return bytes.readUInt32BE(offset);
   },
 });
 
@@ -26,8 +26,8 @@ export const UseCandidate = defineCodec<true>({
   name: 'USE-CANDIDATE',
   size: () => 0,
   write: () => undefined,
-  decode(data) {
-    if (data.length !== 0) throw new StunDecodeError(`value must be empty, got ${data.length} bytes`, 0);
+  read(bytes, offset, length) {
+    if (length !== 0) throw new StunDecodeError(`value must be empty, got ${length} bytes`, 0);
     return true;
   },
 });
@@ -41,9 +41,9 @@ function tieBreakerCodec(type: number, name: string) {
       return 8;
     },
     write: (value, target, offset) => void target.writeBigUInt64BE(value, offset),
-    decode(data) {
-      if (data.length !== 8) throw new StunDecodeError(`value must be 8 bytes, got ${data.length}`, 0);
-      return data.readBigUInt64BE(0);
+    read(bytes, offset, length) {
+      if (length !== 8) throw new StunDecodeError(`value must be 8 bytes, got ${length}`, 0);
+      return bytes.readBigUInt64BE(offset);
     },
   });
 }

@@ -56,9 +56,9 @@ export const Fingerprint = defineCodec<number>({
   name: 'FINGERPRINT',
   size: () => FINGERPRINT_LENGTH,
   write: (value, target, offset) => void target.writeUInt32BE(value >>> 0, offset),
-  decode(data) {
-    if (data.length !== FINGERPRINT_LENGTH) throw new StunDecodeError(`value must be 4 bytes, got ${data.length}`, 0);
-    return data.readUInt32BE(0);
+  read(bytes, offset, length) {
+    if (length !== FINGERPRINT_LENGTH) throw new StunDecodeError(`value must be 4 bytes, got ${length}`, 0);
+    return bytes.readUInt32BE(offset);
   },
 });
 

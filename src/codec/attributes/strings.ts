@@ -36,6 +36,16 @@ export function checkText(text: string, byteLength: number, limits: TextLimits):
   return undefined;
 }
 
+/** Strict UTF-8 (RFC 8489 text is UTF-8); ASCII, the common case, skips the validation view. */
+export function readUtf8(bytes: Buffer, offset: number, length: number): string {
+  const end = offset + length;
+  let ascii = true;
+  for (let i = offset; i < end && ascii; i++) ascii = bytes[i]! < 0x80;
+  if (ascii) return bytes.toString('latin1', offset, end);
+  if (!isUtf8(bytes.subarray(offset, end))) throw new StunDecodeError('value is not valid UTF-8', 0);
+  return bytes.toString('utf8', offset, end);
+}
+
 export function textCodec(type: number, name: string, limits: TextLimits): AttributeCodec<string> {
   return defineCodec<string>({
     type,
@@ -48,10 +58,9 @@ export function textCodec(type: number, name: string, limits: TextLimits): Attri
       return length;
     },
     write: (value, target, offset) => void target.write(value, offset, 'utf8'),
-    decode(data) {
-      if (!isUtf8(data)) throw new StunDecodeError('value is not valid UTF-8', 0);
-      const text = data.toString('utf8');
-      const problem = checkText(text, data.length, limits);
+    read(bytes, offset, length) {
+      const text = readUtf8(bytes, offset, length);
+      const problem = checkText(text, length, limits);
       if (problem !== undefined) throw new StunDecodeError(problem, 0);
       return text;
     },
