@@ -36,7 +36,10 @@ export interface DiscoverNatOptions {
   altServer?: { host: string; port?: number };
   /** @default ['udp', 'tcp'] */
   transports?: ReadonlyArray<DiscoveryTransport>;
-  /** Per probe deadline in ms; also how long a test that expects silence listens. @default 1000 */
+  /**
+   * Per probe deadline in ms. Tests that expect silence (filtering, hairpinning) listen this long,
+   * or 4 test I round trips when that is longer. @default 1000
+   */
   timeoutMs?: number;
   /** Per TCP connect deadline in ms. @default 3000 */
   tcpTimeoutMs?: number;

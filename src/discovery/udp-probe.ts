@@ -9,6 +9,12 @@ import type { Hairpinning, ProbeObservation, UdpProfile } from './profile.js';
 import { rfc3489Type } from './rfc3489-type.js';
 import { stepOf } from './steps.js';
 
+/**
+ * A test that expects silence listens at least this many test I round trips: on a slow path or a
+ * busy host an answer that is merely late must not read as filtered.
+ */
+export const SILENCE_RTT_FACTOR = 4;
+
 /** Fresh sockets added to the mapping series of a symmetric NAT, so the delta rests on enough differences. */
 export const UDP_FRESH_MAPPINGS = 2;
 
@@ -54,10 +60,12 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
     notes.push(natPresent ? 'udp: mapped address differs from the local one: behind a NAT' : 'udp: mapped address equals the local one: no NAT');
     if (!other) notes.push('udp: the server sent no OTHER-ADDRESS and no altServer was given: RFC 5780 tests skipped');
 
+    const rttMs = Math.max(a1.observation.rttMs ?? 0, b1.observation.rttMs ?? 0);
+    const listening = { ...context, timeoutMs: Math.max(context.timeoutMs, Math.ceil(SILENCE_RTT_FACTOR * rttMs)) };
     const [[mappingPart, hairpin], filteringPart] = await Promise.all([
       // Hairpinning opens one more mapping, so it waits until the delta series is complete.
-      mappingTrack(context, { a, a1, other, open }).then(async (part) => [part, await hairpinTest(context, anchorSocket, anchor.mapped!, open)] as const),
-      filteringTrack(context, { b, b1, other }),
+      mappingTrack(context, { a, a1, other, open }).then(async (part) => [part, await hairpinTest(listening, anchorSocket, anchor.mapped!, open)] as const),
+      filteringTrack(listening, { b, b1, other }),
     ]);
     observations.push(...mappingPart.observations, ...filteringPart.observations, hairpin.observation);
     notes.push(...mappingPart.notes, ...filteringPart.notes, hairpin.note);
