@@ -17,7 +17,7 @@ export interface BrokerClientOptions {
   port?: number;
   /** The id to register: non-empty, at most 64 bytes of UTF-8, no control characters. */
   id: string;
-  /** The NatProfile from discovery (opaque to the broker, at most 8 KiB of JSON). @default null */
+  /** The NatProfile from discovery (opaque to the broker, at most 16 KiB of JSON). @default null */
   profile?: NatProfileJson | null;
   /** Host candidates handed to peers behind the same NAT. @default [] */
   privateAddresses?: CandidateAddress[];

@@ -13,8 +13,8 @@ export const DEFAULT_BROKER_PORT = 8123;
 /** XSTUNT allowed 32 bytes; UTF-8 ids with a few multi-byte characters need more room. */
 export const MAX_ID_BYTES = 64;
 /** Bound on frames a client sends; the broker's own frames may be larger (they embed profiles). */
-export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024;
-export const MAX_PROFILE_BYTES = 8 * 1024;
+export const DEFAULT_MAX_FRAME_BYTES = 32 * 1024;
+export const MAX_PROFILE_BYTES = 16 * 1024;
 export const MAX_SIGNAL_BYTES = 2 * 1024;
 /** Deeper JSON is refused before it can reach a recursive encoder. */
 export const MAX_JSON_DEPTH = 16;

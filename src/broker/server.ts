@@ -30,7 +30,7 @@ export interface BrokerOptions {
   port?: number;
   /** Simultaneous TCP connections (registered or not). @default 50000 */
   maxConnections?: number;
-  /** Largest frame body a client may send. @default 16384 */
+  /** Largest frame body a client may send. @default 32768 */
   maxFrameBytes?: number;
   /** Sustained messages per second per connection. @default 50 */
   messagesPerSecond?: number;

@@ -23,7 +23,7 @@ test('register: profile is bounded in size and depth, defaults fill transports',
   let deep: unknown = 1;
   for (let i = 0; i < 40; i++) deep = { d: deep };
   assert.equal(ClientMessage.safeParse({ type: 'register', id: 'a', profile: deep }).success, false);
-  assert.equal(ClientMessage.safeParse({ type: 'register', id: 'a', profile: { blob: 'x'.repeat(9000) } }).success, false);
+  assert.equal(ClientMessage.safeParse({ type: 'register', id: 'a', profile: { blob: 'x'.repeat(17000) } }).success, false);
   assert.equal(ClientMessage.safeParse({ type: 'register', id: 'a', privateAddresses: [{ address: 'not-an-ip' }] }).success, false);
   assert.equal(ClientMessage.safeParse({ type: 'connect', requestId: '1', peerId: 'b', transport: 'sctp' }).success, false);
   assert.equal(ClientMessage.safeParse({ type: 'nonsense' }).success, false);
