@@ -33,6 +33,8 @@ export function readIPv4(bytes: Buffer, offset: number): string {
   return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
 }
 
+const embeddedIPv4Scratch = Buffer.alloc(4);
+
 /** Writes the 16 bytes of an IPv6 address (a `%zone` suffix is dropped); false when invalid. */
 export function writeIPv6(text: string, target: Buffer, offset: number): boolean {
   const zone = text.indexOf('%');
@@ -44,7 +46,7 @@ export function writeIPv6(text: string, target: Buffer, offset: number): boolean
   const groups: number[] = [];
   const last = halves.length === 2 ? tail : head;
   const embeddedIPv4 = last.length > 0 && last[last.length - 1]!.includes('.');
-  const scratch = Buffer.allocUnsafe(4);
+  const scratch = embeddedIPv4Scratch;
   if (embeddedIPv4 && !writeIPv4(last.pop()!, scratch, 0)) return false;
   for (const list of halves.length === 2 ? [head, tail] : [head]) {
     for (const group of list) {

@@ -99,13 +99,29 @@ function checkHeader(message: StunMessage): void {
 }
 
 /**
- * Value lengths of each attribute, and the Buffers of codecs without size/write. Kept in
- * module-level arrays reused across calls: encoding is synchronous, so they are never shared.
+ * Value lengths of each attribute, and the Buffers of codecs without size/write. One shared
+ * instance is reused across calls (encoding is synchronous); a codec that itself encodes a
+ * message while the shared one is in use gets a fresh one.
  */
-const sizes: number[] = [];
-const encoded: (Buffer | undefined)[] = [];
+interface Scratch {
+  sizes: number[];
+  encoded: (Buffer | undefined)[];
+}
+const sharedScratch: Scratch = { sizes: [], encoded: [] };
+let sharedScratchInUse = false;
 
-function measure(entry: StunAttribute, index: number, context: CodecContext): number {
+function acquireScratch(): Scratch {
+  if (sharedScratchInUse) return { sizes: [], encoded: [] };
+  sharedScratchInUse = true;
+  return sharedScratch;
+}
+
+function releaseScratch(scratch: Scratch, count: number): void {
+  for (let i = 0; i < count; i++) scratch.encoded[i] = undefined;
+  if (scratch === sharedScratch) sharedScratchInUse = false;
+}
+
+function measure(entry: StunAttribute, index: number, context: CodecContext, scratch: Scratch): number {
   if (entry === null || typeof entry !== 'object' || !Number.isInteger(entry.type) || entry.type < 0 || entry.type > 0xffff) {
     throw new StunEncodeError(`attribute #${index} has no 16-bit type`);
   }
@@ -123,8 +139,8 @@ function measure(entry: StunAttribute, index: number, context: CodecContext): nu
     size = bytes.length;
   }
   if (size > 0xffff) throw new StunEncodeError(`attribute ${codec?.name ?? hex16(entry.type)} value of ${size} bytes exceeds 65535`);
-  sizes[index] = size;
-  encoded[index] = bytes;
+  scratch.sizes[index] = size;
+  scratch.encoded[index] = bytes;
   return ATTRIBUTE_HEADER_LENGTH + padded(size);
 }
 
@@ -139,15 +155,14 @@ function encodeWith(codec: AttributeCodec<unknown>, value: unknown, context: Cod
   }
 }
 
-function writeAttribute(entry: StunAttribute, index: number, target: Buffer, offset: number, context: CodecContext): number {
-  const size = sizes[index]!;
+function writeAttribute(entry: StunAttribute, index: number, target: Buffer, offset: number, context: CodecContext, scratch: Scratch): number {
+  const size = scratch.sizes[index]!;
   target.writeUInt16BE(entry.type, offset);
   target.writeUInt16BE(size, offset + 2);
   const valueOffset = offset + ATTRIBUTE_HEADER_LENGTH;
-  const bytes = encoded[index];
+  const bytes = scratch.encoded[index];
   if (bytes !== undefined) bytes.copy(target, valueOffset);
   else codecFor(entry.type)!.write!(entry.value, target, valueOffset, context);
-  encoded[index] = undefined;
   const end = valueOffset + padded(size);
   const pad = end - valueOffset - size;
   if (pad > 0) {
@@ -174,13 +189,16 @@ function integrityLength(options: EncodeOptions | undefined): number {
 export function encodedLength(message: StunMessage, options?: EncodeOptions): number {
   checkHeader(message);
   const context: CodecContext = { transactionId: message.transactionId, legacy: message.legacy === true };
-  const length = measureAll(message, options, context);
-  for (let i = 0; i < message.attributes.length; i++) encoded[i] = undefined;
-  return length;
+  const scratch = acquireScratch();
+  try {
+    return measureAll(message, options, context, scratch);
+  } finally {
+    releaseScratch(scratch, message.attributes.length);
+  }
 }
 
 /** Total message length; FINGERPRINT in the list (recomputed, must be last) is counted once. */
-function measureAll(message: StunMessage, options: EncodeOptions | undefined, context: CodecContext): number {
+function measureAll(message: StunMessage, options: EncodeOptions | undefined, context: CodecContext, scratch: Scratch): number {
   const attributes = message.attributes;
   let length = HEADER_LENGTH;
   let listed = 0;
@@ -194,7 +212,7 @@ function measureAll(message: StunMessage, options: EncodeOptions | undefined, co
     if (options?.integrity !== undefined && (entry?.type === AttributeType.MessageIntegrity || entry?.type === AttributeType.MessageIntegritySha256)) {
       throw new StunEncodeError('message already carries a MESSAGE-INTEGRITY attribute; drop it or omit options.integrity');
     }
-    length += measure(entry, i, context);
+    length += measure(entry, i, context, scratch);
   }
   length += integrityLength(options);
   if (listed === 1 || options?.fingerprint === true) length += ATTRIBUTE_HEADER_LENGTH + FINGERPRINT_LENGTH;
@@ -209,25 +227,42 @@ function measureAll(message: StunMessage, options: EncodeOptions | undefined, co
 export function encodeMessageInto(message: StunMessage, target: Buffer, offset = 0, options?: EncodeOptions): number {
   checkHeader(message);
   const context: CodecContext = { transactionId: message.transactionId, legacy: message.legacy === true };
-  const total = measureAll(message, options, context);
-  if (offset < 0 || target.length - offset < total) {
-    for (let i = 0; i < message.attributes.length; i++) encoded[i] = undefined;
-    throw new StunEncodeError(`target has ${target.length - offset} bytes from offset ${offset}, message needs ${total}`);
+  const scratch = acquireScratch();
+  try {
+    const total = measureAll(message, options, context, scratch);
+    if (offset < 0 || target.length - offset < total) {
+      throw new StunEncodeError(`target has ${target.length - offset} bytes from offset ${offset}, message needs ${total}`);
+    }
+    writeBody(message, options, context, scratch, target, offset, total);
+    return total;
+  } finally {
+    releaseScratch(scratch, message.attributes.length);
   }
-  writeBody(message, options, context, target, offset, total);
-  return total;
 }
 
 export function encodeMessage(message: StunMessage, options?: EncodeOptions): Buffer {
   checkHeader(message);
   const context: CodecContext = { transactionId: message.transactionId, legacy: message.legacy === true };
-  const total = measureAll(message, options, context);
-  const target = Buffer.allocUnsafe(total);
-  writeBody(message, options, context, target, 0, total);
-  return target;
+  const scratch = acquireScratch();
+  try {
+    const total = measureAll(message, options, context, scratch);
+    const target = Buffer.allocUnsafe(total);
+    writeBody(message, options, context, scratch, target, 0, total);
+    return target;
+  } finally {
+    releaseScratch(scratch, message.attributes.length);
+  }
 }
 
-function writeBody(message: StunMessage, options: EncodeOptions | undefined, context: CodecContext, target: Buffer, start: number, total: number): void {
+function writeBody(
+  message: StunMessage,
+  options: EncodeOptions | undefined,
+  context: CodecContext,
+  scratch: Scratch,
+  target: Buffer,
+  start: number,
+  total: number,
+): void {
   const attributes = message.attributes;
   target.writeUInt16BE(messageType(message.cls, message.method), start);
   let offset = start + 4;
@@ -240,7 +275,7 @@ function writeBody(message: StunMessage, options: EncodeOptions | undefined, con
   for (let i = 0; i < attributes.length; i++) {
     const entry = attributes[i]!;
     if (entry.type === AttributeType.Fingerprint) withFingerprint = true;
-    else offset = writeAttribute(entry, i, target, offset, context);
+    else offset = writeAttribute(entry, i, target, offset, context, scratch);
   }
   const integrity = options?.integrity;
   if (integrity !== undefined) offset = writeIntegrity(target, start, offset, integrity.key, integrity.algorithm ?? 'sha1');

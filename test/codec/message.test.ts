@@ -267,3 +267,41 @@ test('a message body over 65532 bytes is refused at encode time', () => {
   const big = Array.from({ length: 70 }, () => ({ type: 0xc003, value: Buffer.alloc(1000) }));
   assert.throws(() => encodeMessage(binding(StunClass.Request, big)), /exceeds/);
 });
+
+test('a codec that encodes a whole message inside its own value does not disturb the outer encoding', () => {
+  const Encapsulated: AttributeCodec<StunMessage> = {
+    type: 0x7f0e,
+    name: 'EXAMPLE-ENCAPSULATED',
+    encode: (inner) => encodeMessage(inner),
+    decode: (data) => decodeMessage(Buffer.from(data)),
+  };
+  registerAttribute(Encapsulated);
+  const inner = binding(StunClass.Request, [attribute(Software, 'inner')]);
+  const outer = binding(StunClass.Indication, [attribute(Software, 'before'), attribute(Encapsulated, inner), attribute(Software, 'after')]);
+  const decoded = decodeMessage(encodeMessage(outer));
+  assert.deepEqual(getAttributes(decoded, Software), ['before', 'after']);
+  assert.equal(getAttribute(getAttribute(decoded, Encapsulated)!, Software), 'inner');
+});
+
+test('MESSAGE-INTEGRITY-SHA256 after MESSAGE-INTEGRITY is kept; other attributes after it are ignored', () => {
+  const signed = encodeMessage(binding(StunClass.Request), { integrity: { key: Buffer.from('k') } });
+  const tail = hex(`001c0020 ${'11'.repeat(32)} 80220004 65766c6c`);
+  const bytes = Buffer.concat([signed, tail]);
+  bytes.writeUInt16BE(bytes.length - 20, 2);
+  const types = decodeMessage(bytes).attributes.map((entry) => entry.type);
+  assert.deepEqual(types, [MessageIntegrity.type, MessageIntegritySha256.type]);
+});
+
+test('only FINGERPRINT may follow MESSAGE-INTEGRITY-SHA256', () => {
+  const signed = encodeMessage(binding(StunClass.Request), { integrity: { key: Buffer.from('k'), algorithm: 'sha256' } });
+  const tail = hex(`00080014 ${'11'.repeat(20)}`);
+  const bytes = Buffer.concat([signed, tail]);
+  bytes.writeUInt16BE(bytes.length - 20, 2);
+  const withFingerprint = encodeMessage(decodeMessage(bytes), { fingerprint: true });
+  assert.deepEqual(decodeMessage(withFingerprint).attributes.map((entry) => entry.type), [MessageIntegritySha256.type, Fingerprint.type]);
+});
+
+test('an input larger than any STUN message is a decode error, not an exception of another kind', () => {
+  const oversize = Buffer.alloc(70_000);
+  assertDecodeError(() => decodeMessage(oversize), /message length field says 0 bytes after the header, 69980 present/, 2);
+});
