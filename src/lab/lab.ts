@@ -4,7 +4,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { buildScript, shapedLinkScript, teardownBatch } from './build-script.js';
 import { killQuietly, registerTeardown, teardownSync, unregisterTeardown, type Teardown } from './cleanup.js';
-import { LabUnknownHostError } from './errors.js';
+import { LabCommandError, LabUnknownHostError } from './errors.js';
 import { startForwarder, type Forwarder } from './forwarder.js';
 import type { NatBehaviour } from './nat.js';
 import { checkPrerequisites, run, runScript, type RunResult } from './shell.js';
@@ -50,6 +50,22 @@ const DEFAULT_BUILD_TIMEOUT_MS = 30_000;
 const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
 /** Time a spawned process gets between SIGTERM and SIGKILL on destroy. */
 const KILL_GRACE_MS = 500;
+
+/**
+ * Deletes every namespace named `<prefix>-...` (leftovers of crashed runs; with the family
+ * prefix, every lab on the machine). Their forwarders exit once their namespaces are gone.
+ */
+export async function removeLabsByPrefix(prefix: string = LAB_PREFIX_FAMILY): Promise<string[]> {
+  checkPrerequisites();
+  const listed = await run(['ip', 'netns', 'list']);
+  if (listed.code !== 0) throw new LabCommandError('ip netns list', listed.code, listed.stderr);
+  const names = listed.stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name.startsWith(prefix) && name.includes('-'));
+  if (names.length > 0) await run(['ip', '-force', '-batch', '-'], { input: teardownBatch(names) });
+  return names;
+}
 
 export function randomPrefix(): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';

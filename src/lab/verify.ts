@@ -1,7 +1,7 @@
 import { classifyFiltering, classifyMapping, compare, expectedThrough, shortDependence, type ExpectedBehaviour, type ObservedEndpoint } from './classify.js';
 import type { Lab } from './lab.js';
 import { ProbeAgent, type ConnectOutcome, type Endpoint } from './probe.js';
-import type { PlannedSite } from './topology.js';
+import type { PlannedSite, SiteOptions } from './topology.js';
 
 /**
  * `ntcp lab verify` and test/lab/verify.test.ts: probes every site of a lab with the lab's own
@@ -18,6 +18,21 @@ export interface VerifyRow {
   ok: boolean;
   problems: string[];
 }
+
+/** One site per behaviour: what `ntcp lab verify` builds when no lab is up, and what the test checks. */
+export const VERIFY_SITES: readonly SiteOptions[] = [
+  { name: 'full', nat: 'full-cone', hosts: 2 },
+  { name: 'rest', nat: 'restricted-cone' },
+  { name: 'port', nat: 'port-restricted', hosts: 2 },
+  { name: 'sym', nat: 'symmetric' },
+  { name: 'seq', nat: 'symmetric-seq:2' },
+  { name: 'rst', nat: { preset: 'port-restricted', hairpin: false, inboundSyn: 'rst' }, hosts: 2 },
+  { name: 'hash', nat: { mapping: 'endpoint-independent', portAllocation: 'hash', filtering: 'endpoint-independent' } },
+  { name: 'adm', nat: { mapping: 'address-dependent', filtering: 'address-dependent' } },
+  { name: 'cgn', nat: 'symmetric-seq:3' },
+  { name: 'home', nat: 'full-cone', behind: 'cgn' },
+  { name: 'pub', nat: 'none' },
+];
 
 /** The echo ports on both server addresses; chosen away from STUN's 3478 so other services can coexist. */
 export const ECHO_PORTS = [7101, 7102] as const;

@@ -1,30 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Lab, labUnavailableReason, type SiteOptions } from '../../src/lab/index.js';
-import { formatVerifyTable, verifyLab, type VerifyRow } from '../../src/lab/verify.js';
+import { Lab, labUnavailableReason } from '../../src/lab/index.js';
+import { VERIFY_SITES, formatVerifyTable, verifyLab, type VerifyRow } from '../../src/lab/verify.js';
 
-// One lab with a site per behaviour, built once and probed once; each test reads its rows.
-const SITES: SiteOptions[] = [
-  { name: 'full', nat: 'full-cone', hosts: 2 },
-  { name: 'rest', nat: 'restricted-cone' },
-  { name: 'port', nat: 'port-restricted', hosts: 2 },
-  { name: 'sym', nat: 'symmetric' },
-  { name: 'seq', nat: 'symmetric-seq:2' },
-  { name: 'rst', nat: { preset: 'port-restricted', hairpin: false, inboundSyn: 'rst' }, hosts: 2 },
-  { name: 'hash', nat: { mapping: 'endpoint-independent', portAllocation: 'hash', filtering: 'endpoint-independent' } },
-  { name: 'adm', nat: { mapping: 'address-dependent', filtering: 'address-dependent' } },
-  { name: 'cgn', nat: 'symmetric-seq:3' },
-  { name: 'home', nat: 'full-cone', behind: 'cgn' },
-  { name: 'pub', nat: 'none' },
-];
-
+// One lab with a site per behaviour (VERIFY_SITES), built once and probed once; each test reads its rows.
 const unavailable = labUnavailableReason();
 let lab: Lab | undefined;
 let rows: VerifyRow[] = [];
 
 before(async () => {
   if (unavailable) return;
-  lab = await Lab.create({ sites: SITES });
+  lab = await Lab.create({ sites: VERIFY_SITES });
   rows = await verifyLab(lab);
   process.stdout.write(formatVerifyTable(rows));
 });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as demo } from './demo.js';
+import { register as lab } from './lab.js';
 import { register as probe } from './probe.js';
 import { register as server } from './server.js';
 import { register as stun } from './stun.js';
@@ -8,6 +9,7 @@ import { register as stunServer } from './stun-server.js';
 /** Each command module exports one `register(program)`; keep this list sorted. */
 export const commands: Array<(program: Command) => void> = [
   demo,
+  lab,
   probe,
   server,
   stun,
