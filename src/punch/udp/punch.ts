@@ -8,7 +8,7 @@ import { FULL_PORT_RANGE, predictPorts, samplePorts, type PortRange } from '../p
 import { UdpConnection, type UdpConnectionOptions, type UdpMethod } from './connection.js';
 import { PunchFailedError, type PunchAttempt } from './errors.js';
 import { planUdp, type PunchProfile, type UdpPlan, type UdpStrategy } from './planner.js';
-import { lateCandidates, parseLateCandidates, type SignalChannel } from './signaling.js';
+import { lateCandidates, MAX_LATE_CANDIDATES, parseLateCandidates, type SignalChannel } from './signaling.js';
 import { Verifier } from './verify.js';
 import { decodeFrame, FrameType, type Frame, type PunchRole } from './wire.js';
 
@@ -22,6 +22,7 @@ export const PUNCH_MAX_RETRY_MS = 250;
 const PUNCH_TICK_MS = 10;
 /** Birthday sockets re-send towards the peer this often: a lost first packet must not cost the round. */
 export const BIRTHDAY_SOCKET_REFRESH_MS = 1_000;
+const BIRTHDAY_PACING = { first: BIRTHDAY_SOCKET_REFRESH_MS, max: BIRTHDAY_SOCKET_REFRESH_MS };
 /** Birthday probes leave in batches, so neither our send buffer nor the NAT's conntrack is flooded. */
 export const BIRTHDAY_PROBE_BATCH = 64;
 export const BIRTHDAY_BATCH_INTERVAL_MS = 4;
@@ -199,7 +200,13 @@ class UdpPunch {
       const cause = new TimeoutError(`no verified UDP path within ${this.#timeoutMs} ms`, this.#timeoutMs);
       void this.#fail(new PunchFailedError(`UDP hole punching failed: ${cause.message}`, 'timeout', this.#attemptList(), { cause }));
     });
-    if (this.#options.signaling) this.#unsubscribe = this.#options.signaling.onMessage((payload) => this.#onSignal(payload));
+    const { signaling } = this.#options;
+    if (signaling) {
+      this.#unsubscribe = signaling.onMessage((payload) => this.#onSignal(payload));
+      // The peer may only know our NAT profile, not this socket's endpoints: tell it.
+      const own = (this.#options.local?.candidates ?? []).filter((c) => c.kind !== 'predicted').slice(0, MAX_LATE_CANDIDATES);
+      if (own.length > 0) signaling.send(lateCandidates(this.#options.connectionId, 0, own));
+    }
     for (const strategy of this.#plan.strategies) this.#start(strategy);
     this.#at(this.#startAt, () => this.#tick());
     return promise;
@@ -277,16 +284,41 @@ class UdpPunch {
     const message = parseLateCandidates(payload, this.#options.connectionId);
     if (message === undefined) return;
     this.#logger.debug({ round: message.round, candidates: message.candidates }, 'udp late candidates received');
-    const main = this.#entries[0]!;
     const predicted = message.candidates.filter((c) => c.kind === 'predicted');
+    for (const candidate of message.candidates) if (candidate.kind !== 'predicted') this.#addRemoteCandidate(candidate);
+    if (predicted.length === 0) return;
     this.#remoteRounds.set(message.round, [...(this.#remoteRounds.get(message.round) ?? []), ...predicted]);
     if (this.#predict?.probePredicted) {
-      if (this.#predict.target === 'srflx') for (const candidate of predicted) this.#addTarget(main, candidate, 'udp-predict');
+      if (this.#predict.target === 'srflx') for (const candidate of predicted) this.#addTarget(this.#entries[0]!, candidate, 'udp-predict');
       else this.#matchRound(message.round);
     }
-    if (this.#plan.strategies.some((s) => s.kind === 'punch')) {
-      for (const candidate of message.candidates.filter((c) => c.kind === 'srflx')) this.#addTarget(main, candidate, this.#punchMethod);
+  }
+
+  /**
+   * A host or srflx candidate learnt late (e.g. the peer's punching socket was bound after the
+   * broker coordinated): every running strategy that probes that kind starts probing it too.
+   */
+  #addRemoteCandidate(candidate: Candidate): void {
+    const key = candidateKey(candidate);
+    if ([...this.#remoteHosts, ...this.#remoteSrflx].some((known) => candidateKey(known) === key)) return;
+    const main = this.#entries[0]!;
+    if (candidate.kind === 'host') {
+      this.#remoteHosts.push(candidate);
+      this.#remoteHostAddresses.add(candidate.address);
+      if (this.#runs('lan')) this.#addTarget(main, candidate, 'lan');
+      return;
     }
+    this.#remoteSrflx.push(candidate);
+    if (this.#runs('punch')) this.#addTarget(main, candidate, this.#punchMethod);
+    const predicting = new Set(this.#ownRounds.values());
+    for (const entry of this.#entries) {
+      if (entry.kind === 'birthday') this.#addTarget(entry, candidate, 'udp-birthday', BIRTHDAY_PACING);
+      if (predicting.has(entry) && this.#predict?.target === 'srflx') this.#addTarget(entry, candidate, 'udp-predict');
+    }
+  }
+
+  #runs(kind: UdpStrategy['kind']): boolean {
+    return this.#plan.strategies.some((strategy) => strategy.kind === kind);
   }
 
   /** The symmetric side: many mappings towards the peer's one endpoint, for its probes to find. */
@@ -303,21 +335,22 @@ class UdpPunch {
       }
       const entry = this.#addEntry(result.value, 'birthday');
       for (const srflx of this.#remoteSrflx) {
-        this.#addTarget(entry, srflx, 'udp-birthday', { first: BIRTHDAY_SOCKET_REFRESH_MS, max: BIRTHDAY_SOCKET_REFRESH_MS });
+        this.#addTarget(entry, srflx, 'udp-birthday', BIRTHDAY_PACING);
       }
     }
   }
 
   /** The endpoint-independent side: probes random ports of the symmetric side's public address. */
   #sprayBirthdayRounds(probes: number, rounds: number): void {
-    const address = this.#remoteSrflx.find((c) => c.kind === 'srflx')?.address;
-    if (address === undefined) {
-      this.#logger.warn({}, 'birthday probing skipped: the peer has no server-reflexive candidate');
-      return;
-    }
     const range = this.#options.birthdayPortRange ?? FULL_PORT_RANGE;
     for (let round = 0; round < rounds; round++) {
       this.#at(this.#startAt + round * BIRTHDAY_ROUND_INTERVAL_MS, () => {
+        // Read at each round: the peer's srflx may have arrived late through signaling.
+        const address = this.#remoteSrflx.find((c) => c.kind === 'srflx')?.address;
+        if (address === undefined) {
+          this.#logger.warn({ round }, 'birthday round skipped: no server-reflexive candidate of the peer yet');
+          return;
+        }
         const ports = samplePorts(probes, range, this.#random).filter((port) => !this.#sprayed.has(candidateKey({ address, port })));
         this.#sprayBatch(address, ports, 0);
       });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { StunUdpSocket } from '../../../src/stun/index.js';
-import { punchUdp, PunchFailedError, DatagramTooLargeError, type UdpConnection, type PunchUdpOptions } from '../../../src/punch/udp/index.js';
+import { punchUdp, PunchFailedError, DatagramTooLargeError, type UdpConnection, type PunchUdpOptions, type SignalChannel } from '../../../src/punch/udp/index.js';
 import { Verifier } from '../../../src/punch/udp/verify.js';
 import type { Candidate } from '../../../src/punch/candidates.js';
 
@@ -150,4 +150,31 @@ test('keepalives hold an idle connection open; a vanished peer is detected as id
   vanish(responder);
   assert.deepEqual((await idle)[0], { reason: 'idle' });
   await responder.close();
+});
+
+/** Two ends of a broker-like message path, delivering asynchronously as a broker would. */
+function signalPair(): [SignalChannel, SignalChannel] {
+  const handlers: [Set<(payload: object) => void>, Set<(payload: object) => void>] = [new Set(), new Set()];
+  const end = (mine: number): SignalChannel => ({
+    send: (payload) => setTimeout(() => handlers[1 - mine]!.forEach((handler) => handler(JSON.parse(JSON.stringify(payload)) as object)), 5),
+    onMessage: (handler) => {
+      handlers[mine]!.add(handler);
+      return () => handlers[mine]!.delete(handler);
+    },
+  });
+  return [end(0), end(1)];
+}
+
+test('endpoints learnt only through signaling (late candidates) are punched too', async () => {
+  const secret = randomBytes(32);
+  const [a, b] = await Promise.all([bound(), bound()]);
+  const [toB, toA] = signalPair();
+  const common = { connectionId: 'late-1', secret, startAt: performance.now(), timeoutMs: 3000 };
+  const [initiator, responder] = await Promise.all([
+    punchUdp({ ...common, socket: a, role: 'initiator', signaling: toB, local: { candidates: [srflx(a)] }, remote: { candidates: [] } }),
+    punchUdp({ ...common, socket: b, role: 'responder', signaling: toA, local: { candidates: [srflx(b)] }, remote: { candidates: [] } }),
+  ]);
+  assert.equal(initiator.remote.port, b.local().port);
+  assert.equal(responder.remote.port, a.local().port);
+  await Promise.all([initiator.close(), responder.close()]);
 });
