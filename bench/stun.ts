@@ -9,7 +9,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,6 +32,9 @@ interface LoadResult {
   lost: number;
   invalid: number;
   generator_cpu: number;
+  responses_total: number;
+  /** Server CPU time (user + system) per response over the whole run, in microseconds. */
+  serverCpuUsPerResponse: number;
 }
 
 interface Target {
@@ -94,19 +97,47 @@ async function echoAnswers(port: number): Promise<boolean> {
   }
 }
 
-function runLoad(generator: string, target: Target, transport: 'udp' | 'tcp'): LoadResult {
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function statFields(pid: string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** utime + stime in seconds of a process and its children (cluster workers), from /proc. */
+function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fields: string[];
+    try {
+      fields = statFields(entry);
+    } catch {
+      continue; // the process exited while we listed /proc
+    }
+    // fields[1] is the parent pid; utime and stime are stat fields 14 and 15
+    if (entry === String(pid) || fields[1] === String(pid)) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+function runLoad(generator: string, target: Target, transport: 'udp' | 'tcp', serverPid: number): LoadResult {
   const args = ['-c', GENERATOR_CORE, generator, '--host', HOST, '--port', String(target.port), '--sockets', String(sockets),
     '--window', String(window), '--duration', String(seconds), '--warmup', '1'];
   if (transport === 'tcp') args.push('--tcp');
   if (target.echo) args.push('--echo');
-  return JSON.parse(execFileSync('taskset', args, { encoding: 'utf8' })) as LoadResult;
+  const cpuBefore = cpuSeconds(serverPid);
+  const result = JSON.parse(execFileSync('taskset', args, { encoding: 'utf8' })) as LoadResult;
+  const cpu = cpuSeconds(serverPid) - cpuBefore;
+  return { ...result, serverCpuUsPerResponse: (cpu * 1e6) / Math.max(1, result.responses_total) };
 }
 
-async function withServer<T>(target: Target, body: () => T): Promise<T> {
+async function withServer<T>(target: Target, body: (pid: number) => T): Promise<T> {
+  // taskset execs the server, so the child's pid is the server's
   const child = spawn('taskset', ['-c', SERVER_CORE, ...target.argv], { stdio: 'ignore' });
   try {
     await waitReady(target, child);
-    return body();
+    return body(child.pid!);
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
@@ -115,7 +146,8 @@ async function withServer<T>(target: Target, body: () => T): Promise<T> {
 
 function row(name: string, result: LoadResult, reference: LoadResult): string {
   const ratio = (result.rate / reference.rate).toFixed(2);
-  return `${name.padEnd(24)} ${result.rate.toFixed(0).padStart(9)}/s  p50 ${String(result.p50_us).padStart(5)} us  p99 ${String(result.p99_us).padStart(6)} us  lost ${String(result.lost).padStart(4)}  invalid ${String(result.invalid).padStart(3)}  generator cpu ${(result.generator_cpu * 100).toFixed(0).padStart(3)}%  x${ratio} of Node echo`;
+  const cpuRatio = (result.serverCpuUsPerResponse / reference.serverCpuUsPerResponse).toFixed(2);
+  return `${name.padEnd(20)} ${result.rate.toFixed(0).padStart(8)}/s (x${ratio})  server CPU ${result.serverCpuUsPerResponse.toFixed(2).padStart(5)} us/resp (x${cpuRatio})  p50 ${String(result.p50_us).padStart(5)} us  p99 ${String(result.p99_us).padStart(6)} us  lost ${result.lost}  invalid ${result.invalid}  generator CPU ${(result.generator_cpu * 100).toFixed(0)}%`;
 }
 
 async function main(): Promise<void> {
@@ -128,6 +160,11 @@ async function main(): Promise<void> {
   targets.push({
     name: 'ntcp stun-server', echo: false, port: ntcpPort,
     argv: [process.execPath, 'dist/cli/main.js', 'stun-server', '--host', HOST, '--port', String(ntcpPort), '--alt-port', String(ntcpPort + 1), '--rate', '1000000000'],
+  });
+  const workersPort = await freePort();
+  targets.push({
+    name: 'ntcp, 2 workers', echo: false, port: workersPort,
+    argv: [process.execPath, 'dist/cli/main.js', 'stun-server', '--host', HOST, '--port', String(workersPort), '--alt-port', String(workersPort + 1), '--rate', '1000000000', '--workers', '2'],
   });
   if (have('turnserver')) {
     const coturnPort = await freePort();
@@ -145,14 +182,14 @@ async function main(): Promise<void> {
       const best = new Map<string, LoadResult>();
       for (let round = 1; round <= rounds; round++) {
         for (const target of targets) {
-          const result = await withServer(target, () => runLoad(generator, target, transport));
-          process.stdout.write(`  ${transport} round ${round} ${target.name}: ${result.rate.toFixed(0)}/s lost ${result.lost} invalid ${result.invalid}\n`);
+          const result = await withServer(target, (pid) => runLoad(generator, target, transport, pid));
+          process.stdout.write(`  ${transport} round ${round} ${target.name}: ${result.rate.toFixed(0)}/s, server ${result.serverCpuUsPerResponse.toFixed(2)} us CPU/response, lost ${result.lost} invalid ${result.invalid}\n`);
           const previous = best.get(target.name);
           if (previous === undefined || result.rate > previous.rate) best.set(target.name, result);
         }
       }
       const reference = best.get(targets[0]!.name)!;
-      process.stdout.write(`\n${transport.toUpperCase()} (best of ${rounds}):\n`);
+      process.stdout.write(`\n${transport.toUpperCase()} (best of ${rounds}; ratios against the Node echo of the same run):\n`);
       for (const target of targets) process.stdout.write(row(target.name, best.get(target.name)!, reference) + '\n');
       process.stdout.write('\n');
     }

@@ -247,8 +247,8 @@ int main(int argc, char **argv) {
   uint64_t outstanding = 0;
   for (int i = 0; i < nsock; i++) outstanding += (uint64_t)conns[i].outstanding;
   printf("{\"transport\":\"%s\",\"responses\":%llu,\"rate\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"lost\":%llu,\"invalid\":%llu,"
-         "\"outstanding_at_end\":%llu,\"generator_cpu\":%.2f}\n",
+         "\"outstanding_at_end\":%llu,\"generator_cpu\":%.2f,\"responses_total\":%llu}\n",
          tcp ? "tcp" : "udp", (unsigned long long)counted, counted / wall, pv[0], pv[1], (unsigned long long)lost,
-         (unsigned long long)invalid, (unsigned long long)outstanding, cpu / wall);
+         (unsigned long long)invalid, (unsigned long long)outstanding, cpu / wall, (unsigned long long)responses);
   return 0;
 }

@@ -62,6 +62,11 @@ export interface StunServerOptions {
   logger?: Logger;
   /** @default the system clock */
   clock?: Clock;
+  /**
+   * Bind non-exclusively so that node:cluster workers share the listening sockets (a worker
+   * per core; Node 20's dgram has no SO_REUSEPORT). @default false
+   */
+  shareAcrossWorkers?: boolean;
 }
 
 export type StunServerCounter =
@@ -101,24 +106,24 @@ function slot(index: EndpointIndex): number {
   return index.ip * 2 + index.port;
 }
 
-function bindUdp(address: string, port: number): Promise<dgram.Socket> {
+function bindUdp(address: string, port: number, exclusive: boolean): Promise<dgram.Socket> {
   const socket = dgram.createSocket({ type: familyOf(address) === 'IPv6' ? 'udp6' : 'udp4', ipv6Only: familyOf(address) === 'IPv6' });
   return new Promise((resolve, reject) => {
     socket.once('error', (error) => {
       socket.close();
       reject(error);
     });
-    socket.bind({ address, port, exclusive: true }, () => {
+    socket.bind({ address, port, exclusive }, () => {
       socket.removeAllListeners('error');
       resolve(socket);
     });
   });
 }
 
-function listenTcp(server: net.Server, address: string, port: number): Promise<void> {
+function listenTcp(server: net.Server, address: string, port: number, exclusive: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: address, port, exclusive: true, ipv6Only: familyOf(address) === 'IPv6' }, () => {
+    server.listen({ host: address, port, exclusive, ipv6Only: familyOf(address) === 'IPv6' }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -209,7 +214,7 @@ class StunServerImpl implements StunServer {
     for (const index of endpointIndexes(addresses.length)) {
       const address = addresses[index.ip]!;
       if (wantUdp) {
-        const socket = await bindUdp(address, ports[index.port]);
+        const socket = await bindUdp(address, ports[index.port], !this.options.shareAcrossWorkers);
         ports[index.port] = socket.address().port;
         this.#udp[slot(index)] = socket;
         udp.push(transportAddress(address, ports[index.port]));
@@ -217,7 +222,7 @@ class StunServerImpl implements StunServer {
       if (wantTcp) {
         const server = net.createServer((socket) => this.#onConnection(socket, index));
         this.#tcp.push(server);
-        await listenTcp(server, address, ports[index.port]);
+        await listenTcp(server, address, ports[index.port], !this.options.shareAcrossWorkers);
         ports[index.port] = (server.address() as net.AddressInfo).port;
         tcp.push(transportAddress(address, ports[index.port]));
         server.on('error', (error) => this.#logger.error({ err: error.message }, 'tcp listener error'));

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../errors.js';
 import { createLogger } from '../../observe/logger.js';
@@ -28,6 +29,22 @@ interface Flags {
   idleTimeout?: number;
   username?: string;
   password?: string;
+  workers?: number;
+}
+
+/** The primary of `--workers N`: forks the workers, relays the stop signal, waits for them. */
+async function runPrimary(workers: number): Promise<void> {
+  const exits: Array<Promise<unknown>> = [];
+  for (let i = 0; i < workers; i++) {
+    const worker = cluster.fork();
+    exits.push(new Promise((resolve) => worker.once('exit', resolve)));
+  }
+  const stop = () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGTERM');
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await Promise.all(exits);
 }
 
 /** `ntcp stun-server`: runs until SIGINT/SIGTERM, then prints its counters. */
@@ -46,9 +63,14 @@ export function register(program: Command): void {
     .option('--idle-timeout <ms>', 'close idle TCP connections after (default 30000)', positive)
     .option('--username <name>', 'require short-term credentials: username')
     .option('--password <secret>', 'require short-term credentials: password')
+    .option('--workers <n>', 'worker processes sharing the sockets (node:cluster); counters are per worker', positive)
     .option('--json', 'one JSON line per log event')
     .action(async (flags: Flags) => {
-      const logger = createLogger({ json: flags.json });
+      if (flags.workers !== undefined && flags.workers > 1 && cluster.isPrimary) {
+        await runPrimary(Math.floor(flags.workers));
+        return;
+      }
+      const logger = createLogger({ json: flags.json, bindings: cluster.isWorker ? { worker: cluster.worker?.id } : undefined });
       if ((flags.username === undefined) !== (flags.password === undefined)) {
         throw new InvalidArgumentError('--username and --password go together');
       }
@@ -62,6 +84,7 @@ export function register(program: Command): void {
         credentials: flags.username !== undefined ? { username: flags.username, password: flags.password! } : undefined,
         limits: { ratePerSecond: flags.rate, maxTcpConnections: flags.maxConnections, tcpIdleTimeoutMs: flags.idleTimeout },
         logger,
+        shareAcrossWorkers: cluster.isWorker,
       });
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
