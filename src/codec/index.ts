@@ -31,16 +31,8 @@ export {
 } from './attributes/password-algorithm.js';
 export { MessageIntegrity, MessageIntegritySha256, Fingerprint } from './attributes/integrity.js';
 export { Priority, UseCandidate, IceControlled, IceControlling } from './attributes/ice.js';
-export {
-  encodeMessage,
-  encodeMessageInto,
-  encodedLength,
-  decodeMessage,
-  checkMessageIntegrity,
-  isStunMessage,
-  messageLength,
-  newTransactionId,
-  type EncodeOptions,
-  type DecodeOptions,
-} from './message.js';
+export { encodeMessage, encodeMessageInto, encodedLength, type EncodeOptions } from './encode.js';
+export { decodeMessage, type DecodeOptions } from './decode.js';
+export { checkMessageIntegrity } from './check-integrity.js';
+export { isStunMessage, messageLength, newTransactionId } from './header.js';
 export { shortTermKey, longTermKey, userhash, saslPrep } from './credentials.js';

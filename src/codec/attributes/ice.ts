@@ -26,8 +26,8 @@ export const UseCandidate = defineCodec<true>({
   name: 'USE-CANDIDATE',
   size: () => 0,
   write: () => undefined,
-  read(bytes, offset, length) {
-    if (length !== 0) throw new StunDecodeError(`value must be empty, got ${length} bytes`, 0);
+  decode(data) {
+    if (data.length !== 0) throw new StunDecodeError(`value must be empty, got ${data.length} bytes`, 0);
     return true;
   },
 });

@@ -1,5 +1,6 @@
 import { AttributeType } from '../constants.js';
 import { StunDecodeError } from '../errors.js';
+import { padded } from '../header.js';
 import { defineCodec, encodeFailure, registerAttribute } from '../registry.js';
 
 export interface PasswordAlgorithmValue {
@@ -11,10 +12,6 @@ export interface PasswordAlgorithmValue {
 export const PasswordAlgorithmId = { MD5: 0x0001, SHA256: 0x0002 } as const;
 
 const ENTRY_HEADER_LENGTH = 4;
-
-function padded(length: number): number {
-  return (length + 3) & ~3;
-}
 
 function entrySize(name: string, value: PasswordAlgorithmValue, withPadding: boolean): number {
   if (value === null || typeof value !== 'object') throw encodeFailure(name, 'expected { algorithm, parameters }');

@@ -1,28 +1,22 @@
-import { createHmac, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import {
   AttributeType,
-  COMPREHENSION_OPTIONAL_MIN,
   FINGERPRINT_XOR,
   HEADER_LENGTH,
   LEGACY_TRANSACTION_ID_LENGTH,
   MAGIC_COOKIE,
   TRANSACTION_ID_LENGTH,
-  type StunClass,
 } from './constants.js';
 import { crc32 } from './crc32.js';
-import { StunDecodeError, StunEncodeError, StunUnknownAttributesError } from './errors.js';
-import {
-  FINGERPRINT_LENGTH,
-  MESSAGE_INTEGRITY_LENGTH,
-  MESSAGE_INTEGRITY_SHA256_LENGTH,
-} from './attributes/integrity.js';
+import { StunEncodeError } from './errors.js';
+import { ATTRIBUTE_HEADER_LENGTH, hex16, messageType, padded } from './header.js';
+import { FINGERPRINT_LENGTH, MESSAGE_INTEGRITY_LENGTH, MESSAGE_INTEGRITY_SHA256_LENGTH } from './attributes/integrity.js';
 import { codecFor } from './registry.js';
 import type { AttributeCodec, CodecContext, StunAttribute, StunMessage } from './types.js';
 
-const ATTRIBUTE_HEADER_LENGTH = 4;
+const MAX_METHOD = 0xfff;
 /** The 16-bit length field bounds a message to this many bytes after the header. */
 const MAX_BODY_LENGTH = 0xfffc;
-const MAX_METHOD = 0xfff;
 
 export interface EncodeOptions {
   /** Appends MESSAGE-INTEGRITY (sha1, the default) or MESSAGE-INTEGRITY-SHA256 computed with `key`. */
@@ -30,60 +24,6 @@ export interface EncodeOptions {
   /** Appends FINGERPRINT. @default false */
   fingerprint?: boolean;
 }
-
-export interface DecodeOptions {
-  /** Reject RFC 3489 messages (no magic cookie) instead of decoding them as legacy. @default false */
-  requireMagicCookie?: boolean;
-}
-
-function padded(length: number): number {
-  return (length + 3) & ~3;
-}
-
-/** RFC 8489 §5: class bits C1 C0 sit at bits 8 and 4 of the type, between the method's bits. */
-function messageType(cls: number, method: number): number {
-  return (method & 0x000f) | ((method & 0x0070) << 1) | ((method & 0x0f80) << 2) | ((cls & 1) << 4) | ((cls & 2) << 7);
-}
-
-function hex16(type: number): string {
-  return `0x${type.toString(16).padStart(4, '0')}`;
-}
-
-/**
- * Cheap demultiplexing test for a datagram or a framed TCP message (RFC 8489 §6.3 / RFC 7983):
- * top two bits zero, length a multiple of 4 that matches the bytes, magic cookie present
- * (or, with allowLegacy, any cookie: RFC 3489 had none).
- */
-export function isStunMessage(bytes: Buffer, options?: { allowLegacy?: boolean }): boolean {
-  if (bytes.length < HEADER_LENGTH || (bytes[0]! & 0xc0) !== 0) return false;
-  const length = bytes.readUInt16BE(2);
-  if ((length & 3) !== 0 || HEADER_LENGTH + length !== bytes.length) return false;
-  return options?.allowLegacy === true || bytes.readUInt32BE(4) === MAGIC_COOKIE;
-}
-
-/** Total size of the message whose header starts `bytes` (for stream framing); undefined if < 4 bytes. */
-export function messageLength(bytes: Buffer, offset = 0): number | undefined {
-  if (bytes.length - offset < 4) return undefined;
-  return HEADER_LENGTH + bytes.readUInt16BE(offset + 2);
-}
-
-const transactionIdPool = Buffer.allocUnsafe(TRANSACTION_ID_LENGTH * 256);
-let transactionIdPoolOffset = transactionIdPool.length;
-
-/** 12 cryptographically random bytes (RFC 8489 §6: uniformly and randomly chosen). */
-export function newTransactionId(): Buffer {
-  if (transactionIdPoolOffset === transactionIdPool.length) {
-    randomFillSync(transactionIdPool);
-    transactionIdPoolOffset = 0;
-  }
-  const id = Buffer.allocUnsafe(TRANSACTION_ID_LENGTH);
-  transactionIdPool.copy(id, 0, transactionIdPoolOffset, transactionIdPoolOffset + TRANSACTION_ID_LENGTH);
-  transactionIdPoolOffset += TRANSACTION_ID_LENGTH;
-  return id;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Encoding
 
 function checkHeader(message: StunMessage): void {
   if (message === null || typeof message !== 'object') throw new StunEncodeError('message must be an object');
@@ -303,127 +243,4 @@ function writeFingerprint(target: Buffer, start: number, offset: number): number
   target.writeUInt16BE(FINGERPRINT_LENGTH, offset + 2);
   target.writeUInt32BE((crc32(target, start, offset) ^ FINGERPRINT_XOR) >>> 0, offset + ATTRIBUTE_HEADER_LENGTH);
   return end;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Decoding
-
-function decodeValue(codec: AttributeCodec<unknown>, bytes: Buffer, valueOffset: number, length: number, context: CodecContext): unknown {
-  try {
-    if (codec.read !== undefined) return codec.read(bytes, valueOffset, length, context);
-    return codec.decode(bytes.subarray(valueOffset, valueOffset + length), context);
-  } catch (error) {
-    const relative = error instanceof StunDecodeError ? error.offset : 0;
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new StunDecodeError(`${codec.name} at offset ${valueOffset - ATTRIBUTE_HEADER_LENGTH}: ${reason}`, valueOffset + relative, { cause: error });
-  }
-}
-
-function hasNonZero(bytes: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (bytes[i] !== 0) return true;
-  return false;
-}
-
-/**
- * Parses one whole STUN message (a datagram, or one framed message from a stream). Attributes
- * after MESSAGE-INTEGRITY(-SHA256) other than those RFC 8489 §14.5/14.6 allow are ignored
- * (dropped); a FINGERPRINT is verified. Buffer values are views of `bytes`, not copies.
- */
-export function decodeMessage(bytes: Buffer, options?: DecodeOptions): StunMessage {
-  if (!Buffer.isBuffer(bytes)) throw new StunDecodeError('input is not a Buffer', 0);
-  if (bytes.length < HEADER_LENGTH) throw new StunDecodeError(`truncated header: ${bytes.length} of 20 bytes`, bytes.length);
-  const type = bytes.readUInt16BE(0);
-  if ((type & 0xc000) !== 0) throw new StunDecodeError(`first two bits must be zero (type ${hex16(type)})`, 0);
-  const length = bytes.readUInt16BE(2);
-  if ((length & 3) !== 0) throw new StunDecodeError(`message length ${length} is not a multiple of 4`, 2);
-  if (HEADER_LENGTH + length !== bytes.length) {
-    throw new StunDecodeError(`message length field says ${length} bytes after the header, ${bytes.length - HEADER_LENGTH} present`, 2);
-  }
-  const legacy = bytes.readUInt32BE(4) !== MAGIC_COOKIE;
-  if (legacy && options?.requireMagicCookie === true) throw new StunDecodeError(`magic cookie 0x${bytes.readUInt32BE(4).toString(16)} is not 0x2112a442`, 4);
-  const cls = (((type >>> 4) & 1) | ((type >>> 7) & 2)) as StunClass;
-  const method = (type & 0x000f) | ((type >>> 1) & 0x0070) | ((type >>> 2) & 0x0f80);
-  const transactionId = legacy ? bytes.subarray(4, HEADER_LENGTH) : bytes.subarray(8, HEADER_LENGTH);
-  const context: CodecContext = { transactionId, legacy };
-  const attributes: StunAttribute[] = [];
-  let unknown: number[] | undefined;
-  let afterIntegrity = false;
-  let afterIntegritySha256 = false;
-  let offset = HEADER_LENGTH;
-  // The length field is a multiple of 4 and so is every padded attribute: a whole attribute
-  // header always fits at `offset`.
-  while (offset < bytes.length) {
-    const attributeType = bytes.readUInt16BE(offset);
-    const valueLength = bytes.readUInt16BE(offset + 2);
-    const valueOffset = offset + ATTRIBUTE_HEADER_LENGTH;
-    const end = valueOffset + padded(valueLength);
-    if (end > bytes.length) {
-      throw new StunDecodeError(`attribute ${hex16(attributeType)} at offset ${offset} has length ${valueLength}, which overruns the message`, offset + 2);
-    }
-    if (attributeType === AttributeType.Fingerprint) {
-      if (end !== bytes.length) throw new StunDecodeError(`attribute after FINGERPRINT at offset ${end}`, end);
-      const received = decodeValue(codecFor(attributeType)!, bytes, valueOffset, valueLength, context) as number;
-      const expected = (crc32(bytes, 0, offset) ^ FINGERPRINT_XOR) >>> 0;
-      if (received !== expected) {
-        throw new StunDecodeError(`FINGERPRINT mismatch: 0x${received.toString(16).padStart(8, '0')}, expected 0x${expected.toString(16).padStart(8, '0')}`, valueOffset);
-      }
-      attributes.push({ type: attributeType, value: received });
-      break;
-    }
-    const ignored =
-      afterIntegritySha256 || (afterIntegrity && attributeType !== AttributeType.MessageIntegritySha256);
-    if (!ignored) {
-      const codec = codecFor(attributeType);
-      let value: unknown;
-      if (codec !== undefined) value = decodeValue(codec, bytes, valueOffset, valueLength, context);
-      else if (attributeType < COMPREHENSION_OPTIONAL_MIN) (unknown ??= []).push(attributeType);
-      else value = bytes.subarray(valueOffset, valueOffset + valueLength);
-      const entry: StunAttribute = { type: attributeType, value };
-      if (hasNonZero(bytes, valueOffset + valueLength, end)) entry.padding = bytes.subarray(valueOffset + valueLength, end);
-      if (codec !== undefined || attributeType >= COMPREHENSION_OPTIONAL_MIN) attributes.push(entry);
-      if (attributeType === AttributeType.MessageIntegrity) afterIntegrity = true;
-      if (attributeType === AttributeType.MessageIntegritySha256) afterIntegritySha256 = true;
-    }
-    offset = end;
-  }
-  if (unknown !== undefined) throw new StunUnknownAttributesError({ cls, method, transactionId, legacy }, unknown);
-  const message: StunMessage = { cls, method, transactionId, attributes };
-  if (legacy) message.legacy = true;
-  return message;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Integrity check
-
-/**
- * True when the message carries MESSAGE-INTEGRITY-SHA256 or MESSAGE-INTEGRITY and one of them
- * is a valid HMAC under `key` (RFC 8489 §14.5/14.6: computed over the message up to the
- * attribute, with the length field adjusted to end at it). Malformed input yields false.
- */
-export function checkMessageIntegrity(bytes: Buffer, key: Buffer): boolean {
-  if (!isStunMessage(bytes, { allowLegacy: true })) return false;
-  let offset = HEADER_LENGTH;
-  let valid = false;
-  while (offset + ATTRIBUTE_HEADER_LENGTH <= bytes.length && !valid) {
-    const type = bytes.readUInt16BE(offset);
-    const length = bytes.readUInt16BE(offset + 2);
-    const valueOffset = offset + ATTRIBUTE_HEADER_LENGTH;
-    if (valueOffset + padded(length) > bytes.length) return false;
-    if (type === AttributeType.MessageIntegrity && length === MESSAGE_INTEGRITY_LENGTH) {
-      valid = verifyMac(bytes, offset, length, key, 'sha1');
-    } else if (type === AttributeType.MessageIntegritySha256 && length >= 16 && length <= MESSAGE_INTEGRITY_SHA256_LENGTH && length % 4 === 0) {
-      valid = verifyMac(bytes, offset, length, key, 'sha256');
-    } else if (type === AttributeType.Fingerprint) {
-      break;
-    }
-    offset = valueOffset + padded(length);
-  }
-  return valid;
-}
-
-function verifyMac(bytes: Buffer, offset: number, length: number, key: Buffer, algorithm: 'sha1' | 'sha256'): boolean {
-  const header = Buffer.from(bytes.subarray(0, HEADER_LENGTH));
-  header.writeUInt16BE(offset + ATTRIBUTE_HEADER_LENGTH + length - HEADER_LENGTH, 2);
-  const mac = createHmac(algorithm, key).update(header).update(bytes.subarray(HEADER_LENGTH, offset)).digest();
-  return timingSafeEqual(mac.subarray(0, length), bytes.subarray(offset + ATTRIBUTE_HEADER_LENGTH, offset + ATTRIBUTE_HEADER_LENGTH + length));
 }
