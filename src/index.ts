@@ -24,3 +24,12 @@ export {
   type DiscoverNatOptions, type DiscoveryTransport, type DiscoveryStep, type NatProfile, type UdpProfile, type TcpProfile,
   type NatBehaviour, type Rfc3489Type, type TcpMappingKind, type Hairpinning, type ProbeObservation, type Evidence,
 } from './discovery/index.js';
+export {
+  punchUdp, UdpConnection, planUdp, classifyNat, lateCandidates, parseLateCandidates, maxDatagramSize, DEFAULT_PUNCH_TIMEOUT_MS,
+  KEEPALIVE_INTERVAL_MS, IDLE_TIMEOUT_MS, DEFAULT_PATH_MTU, LATE_CANDIDATES_TYPE, UdpPunchFailedError, DatagramTooLargeError,
+  ConnectionClosedError,
+  type PunchUdpOptions, type PunchUdpComponents, type UdpConnectionOptions, type UdpMethod, type CloseReason, type UdpPlan,
+  type UdpStrategy, type PunchProfile, type NatClass, type SignalChannel, type LateCandidates, type UdpPunchAttempt, type PunchRole,
+} from './punch/udp/index.js';
+export { predictPorts, estimateDelta, samplePorts, stepPort, birthdaySuccessProbability, FULL_PORT_RANGE, type PortRange } from './punch/predict.js';
+export { normalizeCandidates, isCandidate, type Candidate, type CandidateKind } from './punch/candidates.js';

@@ -1,7 +1,7 @@
 import { NtcpError } from '../../errors.js';
 
 /** What one strategy did before the punch gave up: the context a user needs to see why. */
-export interface PunchAttempt {
+export interface UdpPunchAttempt {
   strategy: string;
   /** Datagrams sent by this strategy (probes and acknowledgements). */
   packetsSent: number;
@@ -14,11 +14,11 @@ export interface PunchAttempt {
  * 'no-path', decided from the profiles before sending anything), or every strategy ran until
  * the deadline (`reason` 'timeout', `cause` a TimeoutError).
  */
-export class PunchFailedError extends NtcpError {
+export class UdpPunchFailedError extends NtcpError {
   readonly reason: 'no-path' | 'timeout';
-  readonly attempts: PunchAttempt[];
+  readonly attempts: UdpPunchAttempt[];
 
-  constructor(message: string, reason: 'no-path' | 'timeout', attempts: PunchAttempt[], options?: { cause?: unknown }) {
+  constructor(message: string, reason: 'no-path' | 'timeout', attempts: UdpPunchAttempt[], options?: { cause?: unknown }) {
     super('ERR_PUNCH_FAILED', message, options);
     this.reason = reason;
     this.attempts = attempts;

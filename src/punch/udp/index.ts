@@ -12,5 +12,5 @@ export {
 export { planUdp, classifyNat, classifyFiltering, type UdpPlan, type UdpStrategy, type PunchProfile, type NatClass } from './planner.js';
 export { LATE_CANDIDATES_TYPE, lateCandidates, parseLateCandidates, type SignalChannel, type LateCandidates } from './signaling.js';
 export { Verifier } from './verify.js';
-export { PunchFailedError, DatagramTooLargeError, ConnectionClosedError, type PunchAttempt } from './errors.js';
+export { UdpPunchFailedError, DatagramTooLargeError, ConnectionClosedError, type UdpPunchAttempt } from './errors.js';
 export type { PunchRole } from './wire.js';

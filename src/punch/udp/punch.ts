@@ -6,7 +6,7 @@ import { silentLogger, type Logger } from '../../observe/logger.js';
 import { candidateKey, type Candidate } from '../candidates.js';
 import { FULL_PORT_RANGE, predictPorts, samplePorts, type PortRange } from '../predict.js';
 import { UdpConnection, type UdpConnectionOptions, type UdpMethod } from './connection.js';
-import { PunchFailedError, type PunchAttempt } from './errors.js';
+import { UdpPunchFailedError, type UdpPunchAttempt } from './errors.js';
 import { planUdp, type PunchProfile, type UdpPlan, type UdpStrategy } from './planner.js';
 import { lateCandidates, MAX_LATE_CANDIDATES, parseLateCandidates, type SignalChannel } from './signaling.js';
 import { Verifier } from './verify.js';
@@ -101,7 +101,7 @@ export interface PunchUdpComponents {
 /**
  * Punches a verified UDP path to the peer with every strategy the planner picks for the two NAT
  * profiles, all at once; the first path that completes a verified exchange wins and everything
- * else stops. Rejects with PunchFailedError ('no-path' at once, or 'timeout' at the deadline),
+ * else stops. Rejects with UdpPunchFailedError ('no-path' at once, or 'timeout' at the deadline),
  * AbortedError or InvalidArgumentError.
  */
 export function punchUdp(options: PunchUdpOptions, components: PunchUdpComponents = {}): Promise<UdpConnection> {
@@ -133,7 +133,7 @@ class UdpPunch {
   readonly #entries: SocketEntry[] = [];
   readonly #targets = new Map<string, Target>();
   readonly #verified = new Map<string, VerifiedPath>();
-  readonly #attempts = new Map<string, PunchAttempt>();
+  readonly #attempts = new Map<string, UdpPunchAttempt>();
   /** Remote endpoints probed once each by the birthday technique (candidateKey). */
   readonly #sprayed = new Set<string>();
   /** Remote predicted candidates announced by the peer, by round. */
@@ -189,7 +189,7 @@ class UdpPunch {
       return promise;
     }
     if (this.#plan.strategies.length === 0) {
-      void this.#fail(new PunchFailedError(this.#plan.noPathReason ?? 'no direct UDP path', 'no-path', []));
+      void this.#fail(new UdpPunchFailedError(this.#plan.noPathReason ?? 'no direct UDP path', 'no-path', []));
       return promise;
     }
     this.#logger.debug({ plan: this.#plan, role: this.#options.role }, 'udp punch planned');
@@ -198,7 +198,7 @@ class UdpPunch {
     signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#after(this.#timeoutMs, () => {
       const cause = new TimeoutError(`no verified UDP path within ${this.#timeoutMs} ms`, this.#timeoutMs);
-      void this.#fail(new PunchFailedError(`UDP hole punching failed: ${cause.message}`, 'timeout', this.#attemptList(), { cause }));
+      void this.#fail(new UdpPunchFailedError(`UDP hole punching failed: ${cause.message}`, 'timeout', this.#attemptList(), { cause }));
     });
     const { signaling } = this.#options;
     if (signaling) {
@@ -539,7 +539,7 @@ class UdpPunch {
     });
   }
 
-  #attempt(strategy: string): PunchAttempt {
+  #attempt(strategy: string): UdpPunchAttempt {
     let attempt = this.#attempts.get(strategy);
     if (attempt === undefined) {
       attempt = { strategy, packetsSent: 0, targets: 0 };
@@ -548,7 +548,7 @@ class UdpPunch {
     return attempt;
   }
 
-  #attemptList(): PunchAttempt[] {
+  #attemptList(): UdpPunchAttempt[] {
     return [...this.#attempts.values()];
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { StunUdpSocket } from '../../../src/stun/index.js';
-import { punchUdp, PunchFailedError, DatagramTooLargeError, type UdpConnection, type PunchUdpOptions, type SignalChannel } from '../../../src/punch/udp/index.js';
+import { punchUdp, UdpPunchFailedError, DatagramTooLargeError, type UdpConnection, type PunchUdpOptions, type SignalChannel } from '../../../src/punch/udp/index.js';
 import { Verifier } from '../../../src/punch/udp/verify.js';
 import type { Candidate } from '../../../src/punch/candidates.js';
 
@@ -68,8 +68,8 @@ test('a peer with the wrong secret is never connected to: both sides fail with E
   const results = await punchPair({ responderSecret: randomBytes(32), timeoutMs: 400 });
   for (const result of results) {
     assert.equal(result.status, 'rejected');
-    const error = (result as PromiseRejectedResult).reason as PunchFailedError;
-    assert.ok(error instanceof PunchFailedError);
+    const error = (result as PromiseRejectedResult).reason as UdpPunchFailedError;
+    assert.ok(error instanceof UdpPunchFailedError);
     assert.equal(error.code, 'ERR_PUNCH_FAILED');
     assert.equal(error.reason, 'timeout');
     assert.ok(error.attempts.some((attempt) => attempt.strategy === 'udp-punch' && attempt.packetsSent > 0), JSON.stringify(error.attempts));
@@ -112,7 +112,7 @@ test('two random symmetric NATs fail at once with a no-path error, and the socke
     local: { profile: symmetric },
     remote: { candidates: [{ kind: 'srflx', address: '203.0.113.9', port: 40000 }], profile: symmetric },
   }).catch((e: unknown) => e);
-  assert.ok(error instanceof PunchFailedError);
+  assert.ok(error instanceof UdpPunchFailedError);
   assert.equal(error.reason, 'no-path');
   assert.match(error.message, /no direct UDP path/);
   assert.throws(() => socket.socket.address(), /Not running/);

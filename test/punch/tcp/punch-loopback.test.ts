@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { test } from 'node:test';
+import type { NatProfile } from '../../../src/discovery/profile.js';
+import type { Candidate } from '../../../src/punch/candidates.js';
+import { punchTcp, type PunchTcpOptions, type SignalChannel } from '../../../src/punch/tcp/index.js';
+
+/** Two ends of an in-memory signaling channel, delivering asynchronously like a broker would. */
+function channelPair(): [SignalChannel, SignalChannel] {
+  const handlers: [Set<(p: object) => void>, Set<(p: object) => void>] = [new Set(), new Set()];
+  const end = (mine: number): SignalChannel => ({
+    send: (payload) => setImmediate(() => handlers[1 - mine]!.forEach((handler) => handler(JSON.parse(JSON.stringify(payload))))),
+    onMessage: (handler) => {
+      handlers[mine]!.add(handler);
+      return () => handlers[mine]!.delete(handler);
+    },
+  });
+  return [end(0), end(1)];
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function tcpProfile(port: number, natPresent: boolean, kind: 'cone' | 'random-symmetric' = 'cone'): NatProfile {
+  const address = { family: 'IPv4' as const, address: '127.0.0.1', port };
+  return {
+    version: 1, server: { host: '127.0.0.1', port: 3478 }, altServer: null, measuredAt: '', durationMs: 0,
+    local: { address: '127.0.0.1', interfaces: natPresent ? [] : ['127.0.0.1'] },
+    tcp: { reachable: true, local: address, mapped: address, natPresent, mapping: 'endpoint-independent', portPreserving: true, kind, evidence: { observations: [], notes: [] } },
+  };
+}
+
+const srflx = (port: number): Candidate[] => [{ kind: 'srflx', address: '127.0.0.1', port }];
+
+async function pair(overrides: { initiator?: Partial<PunchTcpOptions>; responder?: Partial<PunchTcpOptions> } = {}) {
+  const [portA, portB] = [await freePort(), await freePort()];
+  const [channelA, channelB] = channelPair();
+  const secret = createHash('sha256').update('loopback').digest();
+  const startAt = Date.now() + 20;
+  const base = { connectionId: 'c1', secret, startAt, timeoutMs: 4000 };
+  return Promise.allSettled([
+    punchTcp({ ...base, role: 'initiator', local: { port: portA, address: '127.0.0.1' }, remote: { candidates: srflx(portB) }, signaling: channelA, ...overrides.initiator }),
+    punchTcp({ ...base, role: 'responder', local: { port: portB, address: '127.0.0.1' }, remote: { candidates: srflx(portA) }, signaling: channelB, ...overrides.responder }),
+  ]);
+}
+
+async function exchange(a: net.Socket, b: net.Socket): Promise<void> {
+  const received = new Promise<string>((resolve) => b.once('data', (data) => resolve(String(data))));
+  a.write('ping');
+  assert.equal(await received, 'ping');
+  a.destroy();
+  b.destroy();
+}
+
+test('two unknown NATs on loopback connect by simultaneous open from their advertised ports', async () => {
+  const [a, b] = await pair();
+  assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+  assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
+  const [ra, rb] = [(a as PromiseFulfilledResult<any>).value, (b as PromiseFulfilledResult<any>).value];
+  assert.equal(ra.method, 'tcp-simultaneous-open');
+  assert.equal(rb.method, 'tcp-simultaneous-open');
+  assert.equal(ra.socket.remotePort, rb.socket.localPort);
+  await exchange(ra.socket, rb.socket);
+});
+
+test('a public responder is dialled directly', async () => {
+  const portB = await freePort();
+  const [a, b] = await pair({
+    initiator: { remote: { candidates: srflx(portB), profile: tcpProfile(portB, false) } },
+    responder: { local: { port: portB, address: '127.0.0.1', profile: tcpProfile(portB, false) } },
+  });
+  assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+  assert.equal(b.status, 'fulfilled');
+  const [ra, rb] = [(a as PromiseFulfilledResult<any>).value, (b as PromiseFulfilledResult<any>).value];
+  assert.equal(ra.method, 'tcp-direct');
+  await exchange(rb.socket, ra.socket);
+});
+
+test('a peer with another secret never gets a socket: both sides fail with ERR_PUNCH_FAILED', async () => {
+  const [a, b] = await pair({ responder: { secret: Buffer.alloc(32, 1), timeoutMs: 2500 }, initiator: { timeoutMs: 2500 } });
+  for (const result of [a, b]) {
+    assert.equal(result.status, 'rejected');
+    assert.equal((result as PromiseRejectedResult).reason.code, 'ERR_PUNCH_FAILED');
+  }
+});
+
+test('two random symmetric NATs fail at once with reason no-path', async () => {
+  const started = Date.now();
+  const [a] = await pair({
+    initiator: { local: { port: 1, profile: tcpProfile(1, true, 'random-symmetric') }, remote: { candidates: srflx(2), profile: tcpProfile(2, true, 'random-symmetric') } },
+  });
+  assert.equal(a.status, 'rejected');
+  const error = (a as PromiseRejectedResult).reason;
+  assert.equal(error.code, 'ERR_PUNCH_FAILED');
+  assert.equal(error.reason, 'no-path');
+  assert.match(error.message, /randomly/);
+  assert.ok(Date.now() - started < 4000);
+});
+
+test('bad arguments are typed errors', async () => {
+  const base = { role: 'initiator' as const, connectionId: 'x', secret: Buffer.alloc(32), local: {}, remote: { candidates: [] }, startAt: Date.now() };
+  await assert.rejects(punchTcp({ ...base, secret: Buffer.alloc(4) }), { code: 'ERR_INVALID_ARGUMENT' });
+  await assert.rejects(punchTcp({ ...base, connectionId: '' }), { code: 'ERR_INVALID_ARGUMENT' });
+  await assert.rejects(punchTcp({ ...base, signal: AbortSignal.abort() }), { code: 'ERR_ABORTED' });
+});
