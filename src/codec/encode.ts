@@ -39,25 +39,29 @@ function checkHeader(message: StunMessage): void {
 }
 
 /**
- * Value lengths of each attribute, and the Buffers of codecs without size/write. One shared
+ * Per attribute: value length, codec, and the Buffer of codecs without size/write. One shared
  * instance is reused across calls (encoding is synchronous); a codec that itself encodes a
  * message while the shared one is in use gets a fresh one.
  */
 interface Scratch {
   sizes: number[];
   encoded: (Buffer | undefined)[];
+  codecs: (AttributeCodec<unknown> | undefined)[];
 }
-const sharedScratch: Scratch = { sizes: [], encoded: [] };
+const sharedScratch: Scratch = { sizes: [], encoded: [], codecs: [] };
 let sharedScratchInUse = false;
 
 function acquireScratch(): Scratch {
-  if (sharedScratchInUse) return { sizes: [], encoded: [] };
+  if (sharedScratchInUse) return { sizes: [], encoded: [], codecs: [] };
   sharedScratchInUse = true;
   return sharedScratch;
 }
 
 function releaseScratch(scratch: Scratch, count: number): void {
-  for (let i = 0; i < count; i++) scratch.encoded[i] = undefined;
+  for (let i = 0; i < count; i++) {
+    scratch.encoded[i] = undefined;
+    scratch.codecs[i] = undefined;
+  }
   if (scratch === sharedScratch) sharedScratchInUse = false;
 }
 
@@ -81,6 +85,7 @@ function measure(entry: StunAttribute, index: number, context: CodecContext, scr
   if (size > 0xffff) throw new StunEncodeError(`attribute ${codec?.name ?? hex16(entry.type)} value of ${size} bytes exceeds 65535`);
   scratch.sizes[index] = size;
   scratch.encoded[index] = bytes;
+  scratch.codecs[index] = codec;
   return ATTRIBUTE_HEADER_LENGTH + padded(size);
 }
 
@@ -102,7 +107,7 @@ function writeAttribute(entry: StunAttribute, index: number, target: Buffer, off
   const valueOffset = offset + ATTRIBUTE_HEADER_LENGTH;
   const bytes = scratch.encoded[index];
   if (bytes !== undefined) bytes.copy(target, valueOffset);
-  else codecFor(entry.type)!.write!(entry.value, target, valueOffset, context);
+  else scratch.codecs[index]!.write!(entry.value, target, valueOffset, context);
   const end = valueOffset + padded(size);
   const pad = end - valueOffset - size;
   if (pad > 0) {
