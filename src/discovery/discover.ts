@@ -7,6 +7,7 @@ import { DEFAULT_STUN_PORT, type RetransmitOptions } from '../stun/index.js';
 import { formatAddress } from './address.js';
 import { readCachedProfile, writeCachedProfile, type ProfileCacheKey } from './cache.js';
 import { DiscoveryResolveError } from './errors.js';
+import type { MappingLifetimeOptions } from './lifetime-probe.js';
 import { interfaceAddresses, routeSourceAddress } from './local-address.js';
 import type { ProbeContext } from './probe-context.js';
 import { NAT_PROFILE_VERSION, type NatProfile } from './profile.js';
@@ -46,6 +47,11 @@ export interface DiscoverNatOptions {
   /** UDP retransmissions within each probe. @default the STUN client's (RTO 500 ms, Rc 7, Rm 16) */
   retransmit?: RetransmitOptions;
   signal?: AbortSignal;
+  /**
+   * Also measure how long an idle UDP mapping survives (RFC 5780 section 4.6). Slow by nature:
+   * discovery then takes up to `maxMs`. `true` means the defaults. @default false
+   */
+  mappingLifetime?: boolean | MappingLifetimeOptions;
   /** XSTUNT's fingerprint.dat: reuse a matching profile from this file and store new ones in it. @default no cache */
   cachePath?: string;
   /** @default 3600000 (1 hour) */
@@ -87,6 +93,7 @@ export async function discoverNat(options: DiscoverNatOptions): Promise<NatProfi
     routeLocal,
     timeoutMs: options.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS,
     tcpTimeoutMs: options.tcpTimeoutMs ?? DEFAULT_DISCOVERY_TCP_TIMEOUT_MS,
+    lifetime: options.mappingLifetime === true ? {} : options.mappingLifetime || undefined,
     retransmit: options.retransmit ?? {},
     signal,
     startedAt,
@@ -136,6 +143,12 @@ function checkOptions(options: DiscoverNatOptions): ReadonlyArray<DiscoveryTrans
   for (const [name, value] of [['timeoutMs', options.timeoutMs], ['tcpTimeoutMs', options.tcpTimeoutMs]] as const) {
     if (value !== undefined && !(value > 0 && Number.isFinite(value))) {
       throw new InvalidArgumentError(`discoverNat: ${name} must be a positive number, got ${value}`);
+    }
+  }
+  const lifetime = typeof options.mappingLifetime === 'object' ? options.mappingLifetime : {};
+  for (const [name, value] of [['firstCheckMs', lifetime.firstCheckMs], ['maxMs', lifetime.maxMs]] as const) {
+    if (value !== undefined && !(value > 0 && Number.isFinite(value))) {
+      throw new InvalidArgumentError(`discoverNat: mappingLifetime.${name} must be a positive number, got ${value}`);
     }
   }
   const transports = options.transports ?? ['udp', 'tcp'];

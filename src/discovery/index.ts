@@ -21,3 +21,5 @@ export { classifyTcpFingerprint, type TcpFingerprint } from './classify-tcp.js';
 export { rfc3489Type } from './rfc3489-type.js';
 export { readCachedProfile, writeCachedProfile, PROFILE_CACHE_VERSION, DEFAULT_CACHE_MAX_AGE_MS, type ProfileCacheKey } from './cache.js';
 export { DiscoveryResolveError } from './errors.js';
+export { probeMappingLifetime, DEFAULT_LIFETIME_FIRST_CHECK_MS, DEFAULT_LIFETIME_MAX_MS, type MappingLifetimeOptions } from './lifetime-probe.js';
+export { classifyLifetime, lifetimeCheckpoints, type LifetimeCheck } from './classify-lifetime.js';

@@ -3,6 +3,7 @@ import { AbortedError, NtcpError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { RetransmitOptions } from '../stun/index.js';
 import { StunTimeoutError } from '../stun/index.js';
+import type { MappingLifetimeOptions } from './lifetime-probe.js';
 import type { ProbeObservation } from './profile.js';
 import type { StepListener } from './steps.js';
 
@@ -16,6 +17,8 @@ export interface ProbeContext {
   routeLocal: string | null;
   timeoutMs: number;
   tcpTimeoutMs: number;
+  /** Measure the UDP mapping lifetime (slow: up to its maxMs); undefined: do not. */
+  lifetime: MappingLifetimeOptions | undefined;
   retransmit: RetransmitOptions;
   signal: AbortSignal;
   startedAt: number;

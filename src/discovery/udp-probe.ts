@@ -1,6 +1,8 @@
 import type { TransportAddress } from '../codec/index.js';
-import { bindingRequest, StunTimeoutError, StunUdpSocket, udpBinding } from '../stun/index.js';
-import { sameTransportAddress } from './address.js';
+import { bindingRequest, StunUdpSocket, udpBinding } from '../stun/index.js';
+import { formatAddress, sameTransportAddress } from './address.js';
+import { awaitDelivery } from './delivery.js';
+import { probeMappingLifetime } from './lifetime-probe.js';
 import { classifyFiltering, type FilteringOutcome } from './classify-filtering.js';
 import { classifyMapping, type MappingSamples } from './classify-mapping.js';
 import { classifyPortAllocation, classifyPortPreservation, newMappingPorts } from './classify-ports.js';
@@ -60,6 +62,7 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
     notes.push(natPresent ? 'udp: mapped address differs from the local one: behind a NAT' : 'udp: mapped address equals the local one: no NAT');
     if (!other) notes.push('udp: the server sent no OTHER-ADDRESS and no altServer was given: RFC 5780 tests skipped');
 
+    const lifetime = context.lifetime ? probeMappingLifetime(context, context.lifetime) : undefined;
     const rttMs = Math.max(a1.observation.rttMs ?? 0, b1.observation.rttMs ?? 0);
     const listening = { ...context, timeoutMs: Math.max(context.timeoutMs, Math.ceil(SILENCE_RTT_FACTOR * rttMs)) };
     const [[mappingPart, hairpin], filteringPart] = await Promise.all([
@@ -76,6 +79,11 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
         .map((sample) => ({ localPort: sample.localPort, mappedPort: sample.mapped.port })),
     );
     notes.push(...preservation.notes);
+    const lifetimePart = await lifetime;
+    if (lifetimePart) {
+      observations.push(...lifetimePart.observations);
+      notes.push(...lifetimePart.notes);
+    }
     const profile: UdpProfile = {
       local,
       mapped: anchor.mapped!,
@@ -88,6 +96,7 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
       evidence: { observations, notes },
     };
     if (mappingPart.delta !== undefined) profile.delta = mappingPart.delta;
+    if (lifetimePart?.lifetime) profile.mappingLifetime = lifetimePart.lifetime;
     return profile;
   } finally {
     await Promise.all(sockets.map((socket) => socket.close()));
@@ -199,56 +208,30 @@ function filteringOutcome(probe: Probe, expectedOrigin: TransportAddress): Filte
 
 /**
  * RFC 5780 section 4.5: a request from another socket to our mapped address must come back to
- * us through the NAT. Nobody answers it, so the sender's transaction only ends by our seeing it
- * arrive (supported) or by its timeout (unsupported).
+ * us through the NAT (supported) or never arrive (unsupported).
  */
 async function hairpinTest(context: ProbeContext, target: StunUdpSocket, mapped: TransportAddress, open: () => Promise<StunUdpSocket>) {
   const sender = await open();
-  const request = bindingRequest();
   const base = { test: 'udp-hairpin', local: concreteLocal(sender.local(), context.routeLocal), server: mapped };
-  const stop = new AbortController();
-  const onAbort = () => stop.abort();
-  context.signal.addEventListener('abort', onAbort, { once: true });
-  let onMessage: ((bytes: Buffer, rinfo: { address: string; port: number }) => void) | undefined;
-  const arrived = new Promise<{ kind: 'arrived'; from: TransportAddress }>((resolve) => {
-    onMessage = (bytes, rinfo) => {
-      if (bytes.length >= 20 && bytes.subarray(8, 20).equals(request.transactionId)) {
-        resolve({ kind: 'arrived', from: { family: mapped.family, address: rinfo.address, port: rinfo.port } });
-      }
-    };
-    target.on('message', onMessage);
-  });
-  const sent = sender
-    .request(request, { host: mapped.address, port: mapped.port }, { ...context.retransmit, timeoutMs: context.timeoutMs, signal: stop.signal })
-    .then(
-      () => ({ kind: 'answered' as const }),
-      (error: unknown) => ({ kind: 'failed' as const, error }),
-    );
-  try {
-    const outcome = await Promise.race([arrived, sent]);
-    let value: Hairpinning;
-    let observation: ProbeObservation;
-    let note: string;
-    if (outcome.kind === 'arrived') {
-      value = 'supported';
-      observation = { ...base, outcome: 'response', responseFrom: outcome.from };
-      note = `hairpinning: our request to ${mapped.address}:${mapped.port} came back through the NAT`;
-    } else if (outcome.kind === 'failed' && outcome.error instanceof StunTimeoutError) {
-      value = 'unsupported';
-      observation = failedObservation(context, base, outcome.error);
-      note = `hairpinning: our request to our own mapped address never arrived within ${context.timeoutMs} ms`;
-    } else {
-      value = 'unknown';
-      observation = outcome.kind === 'failed' ? failedObservation(context, base, outcome.error) : { ...base, outcome: 'error', error: 'someone else answered' };
-      note = 'hairpinning: the test could not run to a conclusion';
-    }
-    context.onStep(stepOf('udp', observation, context.startedAt));
-    return { value, observation, note };
-  } finally {
-    stop.abort();
-    context.signal.removeEventListener('abort', onAbort);
-    if (onMessage) target.off('message', onMessage);
+  const delivery = await awaitDelivery(context, sender, target, bindingRequest(), mapped);
+  let value: Hairpinning;
+  let observation: ProbeObservation;
+  let note: string;
+  if (delivery.kind === 'arrived') {
+    value = 'supported';
+    observation = { ...base, outcome: 'response', responseFrom: delivery.from };
+    note = `hairpinning: our request to ${formatAddress(mapped)} came back through the NAT`;
+  } else if (delivery.kind === 'silence') {
+    value = 'unsupported';
+    observation = failedObservation(context, base, delivery.error);
+    note = `hairpinning: our request to our own mapped address never arrived within ${context.timeoutMs} ms`;
+  } else {
+    value = 'unknown';
+    observation = failedObservation(context, base, delivery.error);
+    note = 'hairpinning: the test could not run to a conclusion';
   }
+  context.onStep(stepOf('udp', observation, context.startedAt));
+  return { value, observation, note };
 }
 
 function blockedProfile(silent: boolean, socket: StunUdpSocket, context: ProbeContext, observations: ProbeObservation[], notes: string[]): UdpProfile {

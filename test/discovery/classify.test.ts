@@ -7,6 +7,7 @@ import { classifyFiltering } from '../../src/discovery/classify-filtering.js';
 import { classifyPortAllocation, classifyPortPreservation, newMappingPorts } from '../../src/discovery/classify-ports.js';
 import { classifyTcpFingerprint } from '../../src/discovery/classify-tcp.js';
 import { rfc3489Type } from '../../src/discovery/rfc3489-type.js';
+import { classifyLifetime, lifetimeCheckpoints } from '../../src/discovery/classify-lifetime.js';
 
 const at = (port: number, address = '198.51.100.7'): TransportAddress => ({ family: 'IPv4', address, port });
 
@@ -212,5 +213,32 @@ describe('TCP fingerprint (XSTUNT XAnalyzeNature)', () => {
     });
     assert.equal(verdict.value.kind, 'cone');
     assert.equal(verdict.value.portPreserving, true);
+  });
+});
+
+describe('mapping lifetime (RFC 5780 section 4.6)', () => {
+  test('checkpoints double from the first up to the maximum', () => {
+    assert.deepEqual(lifetimeCheckpoints(1000, 4000), [1000, 2000, 4000]);
+    assert.deepEqual(lifetimeCheckpoints(1000, 5000), [1000, 2000, 4000, 5000]);
+    assert.deepEqual(lifetimeCheckpoints(1000, 500), [500]);
+  });
+
+  test('bounds come from the last alive and the first gone check', () => {
+    const checks = [
+      { idleMs: 4000, alive: false },
+      { idleMs: 1000, alive: true },
+      { idleMs: 2000, alive: false },
+    ];
+    assert.deepEqual(classifyLifetime(checks).value, { aliveMs: 1000, expiredMs: 2000 });
+    assert.deepEqual(classifyLifetime([{ idleMs: 1000, alive: true }, { idleMs: 2000, alive: true }]).value, { aliveMs: 2000, expiredMs: null });
+    assert.deepEqual(classifyLifetime([{ idleMs: 1000, alive: false }]).value, { aliveMs: 0, expiredMs: 1000 });
+  });
+
+  test('a mapping alive after a shorter one was gone is inconsistent; failed checks are ignored', () => {
+    const verdict = classifyLifetime([{ idleMs: 1000, alive: false }, { idleMs: 2000, alive: true }]);
+    assert.equal(verdict.value, undefined);
+    assert.match(verdict.notes.join(), /inconsistent/);
+    assert.deepEqual(classifyLifetime([{ idleMs: 1000, alive: true }, { idleMs: 2000, alive: undefined }]).value, { aliveMs: 1000, expiredMs: null });
+    assert.equal(classifyLifetime([{ idleMs: 1000, alive: undefined }]).value, undefined);
   });
 });

@@ -10,6 +10,9 @@ import { NatProfileSchema, type NatProfile } from '../../src/discovery/index.js'
  */
 
 const TIMEOUT_MS = 1000;
+const LIFETIME_S = 2;
+/** Checks at 1, 2 and 4 s of idle time bracket a 2 s mapping timeout. */
+const LIFETIME_MAX_MS = 4000;
 const CLI = [process.execPath, 'dist/cli/main.js'];
 
 interface Expected {
@@ -66,6 +69,12 @@ const SITES: Record<string, Expected> = {
   },
   // A port-restricted router whose firewall drops all UDP (rule added below).
   fw: { nat: 'port-restricted', udp: { blocked: true }, tcp: cone },
+  // Idle UDP mappings die after LIFETIME_S: probed with --lifetime.
+  life: {
+    nat: { preset: 'port-restricted', udpTimeoutS: LIFETIME_S },
+    udp: { mapping: EIM, filtering: APD, rfc3489Type: 'port-restricted-cone', portPreserving: true, natPresent: true },
+    tcp: cone,
+  },
 };
 
 const skipReason = labUnavailableReason();
@@ -97,7 +106,9 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
     // Every host probes at once: one lab, one server, concurrent probes.
     await Promise.all(
       Object.keys(SITES).map(async (site) => {
-        const result = await lab.exec(`${site}1`, [...CLI, 'probe', '--server', `${primary}:3478`, '--json', '--timeout', String(TIMEOUT_MS)], { timeoutMs: 30_000 });
+        const lifetime = site === 'life' ? ['--lifetime', String(LIFETIME_MAX_MS)] : [];
+        const argv = [...CLI, 'probe', '--server', `${primary}:3478`, '--json', '--timeout', String(TIMEOUT_MS), ...lifetime];
+        const result = await lab.exec(`${site}1`, argv, { timeoutMs: 30_000 });
         assert.equal(result.code, 0, `probe from ${site}1 failed: ${result.stderr}`);
         profiles.set(site, NatProfileSchema.parse(JSON.parse(result.stdout)));
       }),
@@ -128,6 +139,18 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
       assert.equal(udp.hairpinning, 'supported', context);
       if (udp.natPresent) assert.equal(udp.mapped!.address, lab.publicAddress(site));
     });
+
+    if (site === 'life') {
+      test(`${site}: the configured ${LIFETIME_S} s UDP mapping timeout lies within the measured lifetime bounds`, () => {
+        const udp = profiles.get(site)!.udp!;
+        const lifetime = udp.mappingLifetime;
+        assert.ok(lifetime, JSON.stringify(udp.evidence.notes));
+        assert.ok(lifetime.aliveMs >= 1000 && lifetime.aliveMs <= LIFETIME_S * 1000, JSON.stringify(lifetime));
+        assert.ok(lifetime.expiredMs !== null && lifetime.expiredMs >= LIFETIME_S * 1000, JSON.stringify(lifetime));
+      });
+    } else {
+      test(`${site}: no mapping lifetime unless asked for`, () => assert.equal(profiles.get(site)!.udp!.mappingLifetime, undefined));
+    }
 
     test(`${site}: TCP fingerprint`, () => {
       const tcp = profiles.get(site)!.tcp!;

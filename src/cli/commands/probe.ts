@@ -13,6 +13,7 @@ interface Flags {
   json?: boolean;
   timeout?: number;
   cache?: string;
+  lifetime?: number;
 }
 
 function positive(text: string): number {
@@ -47,6 +48,10 @@ export function describeProfile(profile: NatProfile): string {
       `  hairpinning      ${udp.hairpinning}`,
       `  port preserving  ${yesNo(udp.portPreserving)}${udp.delta !== undefined ? `, delta ${udp.delta}` : ''}`,
     );
+    const lifetime = udp.mappingLifetime;
+    if (lifetime) {
+      lines.push(`  mapping lifetime alive after ${lifetime.aliveMs} ms idle, ${lifetime.expiredMs === null ? 'never seen gone' : `gone after ${lifetime.expiredMs} ms`}`);
+    }
   }
   if (tcp) {
     const kind = tcp.kind === 'delta-symmetric' ? `delta-${tcp.delta} symmetric` : tcp.kind;
@@ -74,6 +79,7 @@ export function register(program: Command): void {
     .option('--json', 'print the profile as one JSON document')
     .option('--timeout <ms>', 'per probe deadline; tests that expect silence wait this long (default 1000)', positive)
     .option('--cache <file>', 'reuse a matching profile from this file and store new ones in it')
+    .option('--lifetime <max-ms>', 'also measure how long an idle UDP mapping lives, checking up to this idle time (slow)', positive)
     .action(async (flags: Flags) => {
       let server;
       let altServer;
@@ -98,6 +104,7 @@ export function register(program: Command): void {
           transports,
           timeoutMs: flags.timeout,
           cachePath: flags.cache,
+          mappingLifetime: flags.lifetime === undefined ? false : { maxMs: flags.lifetime },
           signal: controller.signal,
           onStep: flags.json ? undefined : showStep,
         });
