@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { udpBinding } from '../src/stun/index.js';
 
 const HOST = '127.0.0.1';
+const EXIT_GRACE_MS = 5000;
 const SERVER_CORE = '0';
 const GENERATOR_CORE = '1';
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
@@ -140,7 +141,12 @@ async function withServer<T>(target: Target, body: (pid: number) => T): Promise<
     return body(child.pid!);
   } finally {
     child.kill('SIGTERM');
-    await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+    const exited = new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+    if ((await Promise.race([exited.then(() => true), sleep(EXIT_GRACE_MS).then(() => false)])) === false) {
+      process.stdout.write(`  ${target.name} ignored SIGTERM for ${EXIT_GRACE_MS} ms: killed\n`);
+      child.kill('SIGKILL');
+      await exited;
+    }
   }
 }
 

@@ -92,5 +92,7 @@ export function register(program: Command): void {
       });
       await server.close();
       logger.child({ component: 'stun-server' }).info({ counters: server.counters.snapshot() }, 'stopped');
+      // a worker's IPC channel to the primary would keep it alive
+      if (cluster.isWorker) cluster.worker?.disconnect();
     });
 }
