@@ -19,7 +19,7 @@ export {
   type RelayRegistry, type Candidate as BrokerCandidate, type PeerInfo, type PeerState, type MatchReason,
 } from './broker/index.js';
 export {
-  discoverNat, NatProfileSchema, NAT_PROFILE_VERSION, DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_DISCOVERY_TCP_TIMEOUT_MS,
+  discoverNat, NatProfileSchema, compactProfile, NAT_PROFILE_VERSION, DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_DISCOVERY_TCP_TIMEOUT_MS,
   readCachedProfile, writeCachedProfile, PROFILE_CACHE_VERSION, DiscoveryResolveError,
   type DiscoverNatOptions, type DiscoveryTransport, type DiscoveryStep, type NatProfile, type UdpProfile, type TcpProfile,
   type NatBehaviour, type Rfc3489Type, type TcpMappingKind, type Hairpinning, type ProbeObservation, type Evidence,

@@ -115,7 +115,7 @@ export async function discoverNat(options: DiscoverNatOptions): Promise<NatProfi
   const profile: NatProfile = {
     version: NAT_PROFILE_VERSION,
     server: { host: options.server.host, port: serverPort },
-    altServer: altServer ?? otherAddressSeen(udp?.evidence.observations ?? []) ?? null,
+    altServer: altServer ?? otherAddressSeen([...(udp?.evidence.observations ?? []), ...(tcp?.evidence.observations ?? [])]) ?? null,
     measuredAt: new Date().toISOString(),
     durationMs: Math.round(performance.now() - startedAt),
     local: { address: routeLocal, interfaces: interfaceAddresses() },
@@ -172,7 +172,7 @@ async function resolve(host: string, port: number, signal: AbortSignal): Promise
   }
 }
 
-/** The alternate server address the UDP filtering answers actually came from (OTHER-ADDRESS in use). */
+/** The alternate address the probes actually used: the destination of the alternate-address, alternate-port test. */
 function otherAddressSeen(observations: ReadonlyArray<{ test: string; server: TransportAddress }>): TransportAddress | undefined {
-  return observations.find((observation) => observation.test === 'udp-mapping-3')?.server;
+  return observations.find((observation) => observation.test === 'udp-mapping-3' || observation.test === 'tcp-same-port-3')?.server;
 }

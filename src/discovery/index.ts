@@ -1,6 +1,7 @@
 export { discoverNat, DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_DISCOVERY_TCP_TIMEOUT_MS, type DiscoverNatOptions, type DiscoveryTransport } from './discover.js';
 export {
   NatProfileSchema,
+  compactProfile,
   NAT_PROFILE_VERSION,
   type NatProfile,
   type UdpProfile,

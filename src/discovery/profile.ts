@@ -173,3 +173,14 @@ export const NatProfileSchema: z.ZodType<NatProfile> = z.object({
     })
     .optional(),
 });
+
+/**
+ * The profile without its raw observations (the notes that explain each verdict stay): what to
+ * hand to the broker, whose profile limit a long evidence list (mapping lifetime) could exceed.
+ */
+export function compactProfile(profile: NatProfile): NatProfile {
+  const compact: NatProfile = { ...profile };
+  if (profile.udp) compact.udp = { ...profile.udp, evidence: { observations: [], notes: profile.udp.evidence.notes } };
+  if (profile.tcp) compact.tcp = { ...profile.tcp, evidence: { observations: [], notes: profile.tcp.evidence.notes } };
+  return compact;
+}

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, InvalidArgumentError } from '../../src/errors.js';
 import { startStunServer, udpBinding, type StunServer } from '../../src/stun/index.js';
-import { discoverNat, NatProfileSchema, type DiscoveryStep, type NatProfile } from '../../src/discovery/index.js';
+import { compactProfile, discoverNat, NatProfileSchema, type DiscoveryStep, type NatProfile } from '../../src/discovery/index.js';
 
 const A = '127.0.0.1';
 const B = '127.0.0.2';
@@ -63,6 +63,15 @@ describe('discoverNat against our STUN server on loopback', () => {
   test('the profile survives a JSON round trip unchanged (it travels through the broker)', async () => {
     const profile = await discoverNat({ server: { host: A, port }, transports: ['udp'] });
     assert.deepEqual(NatProfileSchema.parse(JSON.parse(JSON.stringify(profile))), profile);
+  });
+
+  test('compactProfile keeps every verdict and note but drops the raw observations', async () => {
+    const profile = await discoverNat({ server: { host: A, port } });
+    const compact = NatProfileSchema.parse(JSON.parse(JSON.stringify(compactProfile(profile))));
+    assert.deepEqual(compact.udp!.evidence, { observations: [], notes: profile.udp!.evidence.notes });
+    assert.deepEqual({ ...compact.tcp!, evidence: null }, { ...profile.tcp!, evidence: null });
+    assert.ok(JSON.stringify(compact).length < JSON.stringify(profile).length / 2);
+    assert.ok(profile.udp!.evidence.observations.length > 0, 'the original is left alone');
   });
 
   test('with cachePath the second discovery is served from the cache file', async () => {
