@@ -34,6 +34,7 @@ interface LoadResult {
   invalid: number;
   generator_cpu: number;
   responses_total: number;
+  closed_connections: number;
   /** Server CPU time (user + system) per response over the whole run, in microseconds. */
   serverCpuUsPerResponse: number;
 }
@@ -153,7 +154,7 @@ async function withServer<T>(target: Target, body: (pid: number) => T): Promise<
 function row(name: string, result: LoadResult, reference: LoadResult): string {
   const ratio = (result.rate / reference.rate).toFixed(2);
   const cpuRatio = (result.serverCpuUsPerResponse / reference.serverCpuUsPerResponse).toFixed(2);
-  return `${name.padEnd(20)} ${result.rate.toFixed(0).padStart(8)}/s (x${ratio})  server CPU ${result.serverCpuUsPerResponse.toFixed(2).padStart(5)} us/resp (x${cpuRatio})  p50 ${String(result.p50_us).padStart(5)} us  p99 ${String(result.p99_us).padStart(6)} us  lost ${result.lost}  invalid ${result.invalid}  generator CPU ${(result.generator_cpu * 100).toFixed(0)}%`;
+  return `${name.padEnd(20)} ${result.rate.toFixed(0).padStart(8)}/s (x${ratio})  server CPU ${result.serverCpuUsPerResponse.toFixed(2).padStart(5)} us/resp (x${cpuRatio})  p50 ${String(result.p50_us).padStart(5)} us  p99 ${String(result.p99_us).padStart(6)} us  lost ${result.lost}  invalid ${result.invalid}${result.closed_connections ? `  closed ${result.closed_connections}` : ''}  generator CPU ${(result.generator_cpu * 100).toFixed(0)}%`;
 }
 
 async function main(): Promise<void> {
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
       for (let round = 1; round <= rounds; round++) {
         for (const target of targets) {
           const result = await withServer(target, (pid) => runLoad(generator, target, transport, pid));
-          process.stdout.write(`  ${transport} round ${round} ${target.name}: ${result.rate.toFixed(0)}/s, server ${result.serverCpuUsPerResponse.toFixed(2)} us CPU/response, lost ${result.lost} invalid ${result.invalid}\n`);
+          process.stdout.write(`  ${transport} round ${round} ${target.name}: ${result.rate.toFixed(0)}/s, server ${result.serverCpuUsPerResponse.toFixed(2)} us CPU/response, lost ${result.lost} invalid ${result.invalid}${result.closed_connections ? `, server closed ${result.closed_connections} connection(s)` : ''}\n`);
           const previous = best.get(target.name);
           if (previous === undefined || result.rate > previous.rate) best.set(target.name, result);
         }

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,8 @@ struct conn {
 
 static struct conn conns[MAX_SOCKETS];
 static uint64_t hist[HIST_BUCKETS + 1];
-static uint64_t responses, invalid, lost, sent, measured;
+static uint64_t responses, invalid, lost, sent, measured, closed;
+static struct pollfd pfds[MAX_SOCKETS];
 static int nsock = 8, window = 128, duration_s = 5, warmup_s = 1, tcp = 0, echo = 0;
 static int64_t measure_from_ns;
 
@@ -145,8 +147,16 @@ static void drain_udp(struct conn *c, int index) {
   }
 }
 
+/* The server closed (or broke) connection `index`: its outstanding requests are lost. */
+static void drop_tcp(struct conn *c, int index) {
+  close(c->fd); c->fd = -1; pfds[index].fd = -1;
+  lost += (uint64_t)c->outstanding; c->outstanding = 0; closed++;
+  for (int i = 0; i < window; i++) c->slots[i].busy = 0;
+}
+
 static int fill_tcp(struct conn *c, int index) {
   uint8_t out[MAX_WINDOW * 20]; int n = 0; int64_t t = now_ns();
+  if (c->fd < 0) return 0;
   for (int i = 0; i < window; i++) {
     if (c->slots[i].busy) continue;
     uint32_t seq = ++c->next_seq;
@@ -158,7 +168,7 @@ static int fill_tcp(struct conn *c, int index) {
   size_t total = 20 * (size_t)n, off = 0;
   while (off < total) {
     ssize_t w = write(c->fd, out + off, total - off);
-    if (w < 0) { if (errno == EAGAIN || errno == EINTR) continue; perror("write"); exit(1); }
+    if (w < 0) { if (errno == EAGAIN || errno == EINTR) continue; drop_tcp(c, index); return 0; }
     off += (size_t)w;
   }
   sent += n;
@@ -168,7 +178,7 @@ static int fill_tcp(struct conn *c, int index) {
 static void drain_tcp(struct conn *c, int index) {
   for (;;) {
     ssize_t r = read(c->fd, c->rbuf + c->rlen, TCP_BUF - c->rlen);
-    if (r == 0) { fprintf(stderr, "stun-load: server closed connection %d\n", index); exit(1); }
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) { drop_tcp(c, index); return; }
     if (r < 0) return;
     c->rlen += (size_t)r;
     size_t off = 0;
@@ -204,7 +214,7 @@ int main(int argc, char **argv) {
   if (port <= 0 || nsock < 1 || nsock > MAX_SOCKETS || window < 1 || window > MAX_WINDOW) usage();
   struct sockaddr_in server = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
   if (inet_pton(AF_INET, host, &server.sin_addr) != 1) usage();
-  struct pollfd pfds[MAX_SOCKETS];
+  signal(SIGPIPE, SIG_IGN);
   for (int i = 0; i < nsock; i++) {
     struct conn *c = &conns[i];
     c->fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
@@ -235,6 +245,7 @@ int main(int argc, char **argv) {
       tcp ? drain_tcp(&conns[i], i) : drain_udp(&conns[i], i);
     }
     if (t - last_expire > 100000000LL) { for (int i = 0; i < nsock; i++) expire(&conns[i], t); last_expire = t; }
+    if (tcp && closed == (uint64_t)nsock) break;
   }
   double wall = (now_ns() - measure_from_ns) / 1e9;
   double cpu = cpu_seconds() - cpu_at_warmup;
@@ -247,8 +258,8 @@ int main(int argc, char **argv) {
   uint64_t outstanding = 0;
   for (int i = 0; i < nsock; i++) outstanding += (uint64_t)conns[i].outstanding;
   printf("{\"transport\":\"%s\",\"responses\":%llu,\"rate\":%.0f,\"p50_us\":%.0f,\"p99_us\":%.0f,\"lost\":%llu,\"invalid\":%llu,"
-         "\"outstanding_at_end\":%llu,\"generator_cpu\":%.2f,\"responses_total\":%llu}\n",
+         "\"outstanding_at_end\":%llu,\"generator_cpu\":%.2f,\"responses_total\":%llu,\"closed_connections\":%llu}\n",
          tcp ? "tcp" : "udp", (unsigned long long)counted, counted / wall, pv[0], pv[1], (unsigned long long)lost,
-         (unsigned long long)invalid, (unsigned long long)outstanding, cpu / wall, (unsigned long long)responses);
+         (unsigned long long)invalid, (unsigned long long)outstanding, cpu / wall, (unsigned long long)responses, (unsigned long long)closed);
   return 0;
 }
