@@ -3,3 +3,4 @@ export { DEFAULT_RELAY_LIMITS, type RelayLimits } from './limits.js';
 export { attachTcp, type AttachTcpOptions } from './relay-client-tcp.js';
 export { attachUdp, RelayUdpChannel, type AttachUdpOptions, type AttachUdpComponents, type RelayUdpChannelEvents } from './relay-client-udp.js';
 export { AttachStatus, RelayAttachError, RelayCapacityError, RelayClosedError } from './errors.js';
+export * from './turn/index.js';

@@ -1,0 +1,168 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { TurnClient, turnRestCredentials } from '../../src/relay/index.js';
+import { coturnInstalled, startCoturn, type Coturn } from './support/coturn.js';
+
+const installed = coturnInstalled();
+if (!installed) console.error('turn-coturn.test: SKIPPING the coturn tests: `turnserver` is not installed (apt-get install coturn)');
+
+const USER = { user: 'u', password: 'p', realm: 'r' };
+const SECRET = 'ntcp-test-secret';
+let staticCoturn: Coturn | undefined;
+let restCoturn: Coturn | undefined;
+
+before(async () => {
+  if (!installed) return;
+  [staticCoturn, restCoturn] = await Promise.all([startCoturn(USER), startCoturn({ secret: SECRET, realm: 'r' })]);
+});
+
+after(async () => {
+  await Promise.all([staticCoturn?.stop(), restCoturn?.stop()]);
+});
+
+async function udpPeer(): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  return socket;
+}
+
+function server(coturn: Coturn | undefined) {
+  return { host: coturn!.host, port: coturn!.port };
+}
+
+test('UDP allocation relays datagrams to a loopback peer and back via Send/Data indications', { skip: !installed && 'turnserver not installed' }, async () => {
+  const client = await TurnClient.connect({ server: server(staticCoturn), credentials: { username: USER.user, password: USER.password } });
+  const peer = await udpPeer();
+  try {
+    const allocation = await client.allocate();
+    assert.equal(allocation.relayed.address, '127.0.0.1');
+    assert.ok(allocation.lifetimeSeconds > 0);
+    const peerAddress = { address: '127.0.0.1', port: peer.address().port };
+    await client.createPermission([peerAddress.address]);
+    const atPeer = once(peer, 'message');
+    client.send(peerAddress, Buffer.from('via send indication'));
+    const [payload, rinfo] = (await atPeer) as [Buffer, dgram.RemoteInfo];
+    assert.equal(payload.toString(), 'via send indication');
+    assert.equal(rinfo.port, allocation.relayed.port, 'the peer sees the relayed address');
+    const atClient = once(client, 'data');
+    peer.send('via data indication', rinfo.port, rinfo.address);
+    const [data, from] = (await atClient) as [Buffer, { port: number }];
+    assert.equal(data.toString(), 'via data indication');
+    assert.equal(from.port, peerAddress.port);
+  } finally {
+    peer.close();
+    await client.close();
+  }
+});
+
+test('UDP allocation relays both ways through a bound channel (ChannelData)', { skip: !installed && 'turnserver not installed' }, async () => {
+  const client = await TurnClient.connect({ server: server(staticCoturn), credentials: { username: USER.user, password: USER.password } });
+  const peer = await udpPeer();
+  try {
+    const allocation = await client.allocate();
+    const peerAddress = { address: '127.0.0.1', port: peer.address().port };
+    const channel = await client.channelBind(peerAddress);
+    assert.ok(channel >= 0x4000 && channel <= 0x4fff);
+    const payload = randomBytes(1001);
+    const atPeer = once(peer, 'message');
+    client.send(peerAddress, payload);
+    const [received] = (await atPeer) as [Buffer];
+    assert.deepEqual(received, payload);
+    const atClient = once(client, 'data');
+    peer.send(Buffer.from('back on the channel'), allocation.relayed.port, '127.0.0.1');
+    const [data] = (await atClient) as [Buffer];
+    assert.equal(data.toString(), 'back on the channel');
+  } finally {
+    peer.close();
+    await client.close();
+  }
+});
+
+test('ChannelData works over a TCP control connection too (padded frames)', { skip: !installed && 'turnserver not installed' }, async () => {
+  const client = await TurnClient.connect({ server: server(staticCoturn), transport: 'tcp', credentials: { username: USER.user, password: USER.password } });
+  const peer = await udpPeer();
+  try {
+    const allocation = await client.allocate();
+    const peerAddress = { address: '127.0.0.1', port: peer.address().port };
+    await client.channelBind(peerAddress);
+    const atPeer = once(peer, 'message');
+    client.send(peerAddress, Buffer.from('odd length!'));
+    assert.equal(((await atPeer) as [Buffer])[0].toString(), 'odd length!');
+    const received: string[] = [];
+    client.on('data', (data: Buffer) => received.push(data.toString()));
+    peer.send(Buffer.from('x'), allocation.relayed.port, '127.0.0.1');
+    peer.send(Buffer.from('second frame'), allocation.relayed.port, '127.0.0.1');
+    while (received.length < 2) await once(client, 'data');
+    assert.deepEqual(received, ['x', 'second frame']);
+  } finally {
+    peer.close();
+    await client.close();
+  }
+});
+
+test('TCP allocation (RFC 6062) connects to a loopback TCP server and carries bytes both ways', { skip: !installed && 'turnserver not installed' }, async () => {
+  // The relay resets the peer connection when the client's side goes away; that is expected here.
+  const echo = net.createServer({ allowHalfOpen: true }, (socket) => socket.on('error', () => socket.destroy()).pipe(socket));
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
+  const client = await TurnClient.connect({ server: server(staticCoturn), transport: 'tcp', credentials: { username: USER.user, password: USER.password } });
+  try {
+    await client.allocate({ relayTransport: 'tcp' });
+    const socket = await client.connect({ address: '127.0.0.1', port: (echo.address() as net.AddressInfo).port });
+    const payload = randomBytes(256 * 1024);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.write(payload);
+    while (Buffer.concat(chunks).length < payload.length) await once(socket, 'data');
+    assert.deepEqual(Buffer.concat(chunks), payload);
+    socket.destroy();
+  } finally {
+    await client.close();
+    echo.close();
+  }
+});
+
+test('TCP allocation accepts a peer connecting in (ConnectionAttempt + ConnectionBind)', { skip: !installed && 'turnserver not installed' }, async () => {
+  const client = await TurnClient.connect({ server: server(staticCoturn), transport: 'tcp', credentials: { username: USER.user, password: USER.password } });
+  try {
+    const allocation = await client.allocate({ relayTransport: 'tcp' });
+    await client.createPermission(['127.0.0.1']);
+    const incoming = once(client, 'connection');
+    const peer = net.connect(allocation.relayed.port, '127.0.0.1').on('error', () => peer.destroy());
+    const [socket] = (await incoming) as [net.Socket];
+    const atPeer = once(peer, 'data');
+    socket.write('hello peer');
+    assert.equal(((await atPeer) as [Buffer])[0].toString(), 'hello peer');
+    const atClient = once(socket, 'data');
+    peer.write('hello client');
+    assert.equal(((await atClient) as [Buffer])[0].toString(), 'hello client');
+    peer.destroy();
+    socket.destroy();
+  } finally {
+    await client.close();
+  }
+});
+
+test('TURN REST shared-secret credentials allocate on a --use-auth-secret coturn', { skip: !installed && 'turnserver not installed' }, async () => {
+  const client = await TurnClient.connect({ server: server(restCoturn), credentials: turnRestCredentials({ secret: SECRET, user: 'alice', ttlSeconds: 600 }) });
+  try {
+    const allocation = await client.allocate();
+    assert.ok(allocation.relayed.port > 0);
+  } finally {
+    await client.close();
+  }
+});
+
+test('bad credentials give ERR_TURN_AUTH', { skip: !installed && 'turnserver not installed' }, async () => {
+  const wrong = await TurnClient.connect({ server: server(staticCoturn), credentials: { username: USER.user, password: 'wrong' } });
+  const expired = await TurnClient.connect({ server: server(restCoturn), credentials: turnRestCredentials({ secret: 'not-the-secret', user: 'mallory' }) });
+  try {
+    await assert.rejects(wrong.allocate(), { code: 'ERR_TURN_AUTH', errorCode: 401 });
+    await assert.rejects(expired.allocate(), { code: 'ERR_TURN_AUTH' });
+  } finally {
+    await Promise.all([wrong.close(), expired.close()]);
+  }
+});
