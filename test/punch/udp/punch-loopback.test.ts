@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { StunUdpSocket } from '../../../src/stun/index.js';
 import { punchUdp, UdpPunchFailedError, DatagramTooLargeError, type UdpConnection, type PunchUdpOptions, type SignalChannel } from '../../../src/punch/udp/index.js';
 import { Verifier } from '../../../src/punch/udp/verify.js';
+import type { NtcpError } from '../../../src/errors.js';
 import type { Candidate } from '../../../src/punch/candidates.js';
 
 // Loopback has no NAT: these tests pin the engine's protocol (verification, nomination, framing,
@@ -177,4 +178,21 @@ test('endpoints learnt only through signaling (late candidates) are punched too'
   assert.equal(initiator.remote.port, b.local().port);
   assert.equal(responder.remote.port, a.local().port);
   await Promise.all([initiator.close(), responder.close()]);
+});
+
+test('aborting a punch rejects with ERR_ABORTED and releases the socket', async () => {
+  const socket = await bound();
+  const controller = new AbortController();
+  const punching = punchUdp({
+    socket,
+    role: 'initiator',
+    connectionId: 'abort-1',
+    secret: randomBytes(32),
+    remote: { candidates: [{ kind: 'srflx', address: LOOPBACK, port: 9 }] },
+    signal: controller.signal,
+  });
+  setTimeout(() => controller.abort(), 50);
+  await assert.rejects(punching, (error: NtcpError) => error.code === 'ERR_ABORTED');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.throws(() => socket.socket.address(), /Not running/);
 });
