@@ -62,7 +62,6 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
     notes.push(natPresent ? 'udp: mapped address differs from the local one: behind a NAT' : 'udp: mapped address equals the local one: no NAT');
     if (!other) notes.push('udp: the server sent no OTHER-ADDRESS and no altServer was given: RFC 5780 tests skipped');
 
-    const lifetime = context.lifetime ? probeMappingLifetime(context, context.lifetime) : undefined;
     const rttMs = Math.max(a1.observation.rttMs ?? 0, b1.observation.rttMs ?? 0);
     const listening = { ...context, timeoutMs: Math.max(context.timeoutMs, Math.ceil(SILENCE_RTT_FACTOR * rttMs)) };
     const [[mappingPart, hairpin], filteringPart] = await Promise.all([
@@ -79,7 +78,8 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
         .map((sample) => ({ localPort: sample.localPort, mappedPort: sample.mapped.port })),
     );
     notes.push(...preservation.notes);
-    const lifetimePart = await lifetime;
+    // Last, alone: its mappings would otherwise land in the middle of the delta series.
+    const lifetimePart = context.lifetime ? await probeMappingLifetime(context, context.lifetime) : undefined;
     if (lifetimePart) {
       observations.push(...lifetimePart.observations);
       notes.push(...lifetimePart.notes);
