@@ -1,0 +1,555 @@
+/**
+ * The TCP hole-punching engine: runs the planner's stages in the time slots both peers share
+ * (counted from the broker's synchronised start), offers every stream that connects to the
+ * verification handshake, and returns the first verified one.
+ *
+ * What Node's socket API allows, measured (see docs in the report and test/punch/tcp*):
+ * - `net.connect({ localPort })` binds with SO_REUSEADDR, so several connects share one port;
+ * - a listener may be opened on that port AFTER the connects (Linux accepts listen() while the
+ *   other sockets on the port are not listening); a SYN from the endpoint a connect targets then
+ *   completes as a simultaneous open on that connect, any other SYN reaches the listener;
+ * - a connect from the port while the listener exists fails with EADDRINUSE (no SO_REUSEPORT), so
+ *   stages that redial do not listen, and STUNT #2's opener listens only after its last dial.
+ */
+import net from 'node:net';
+import type { NatProfile } from '../../discovery/profile.js';
+import { AbortedError, InvalidArgumentError, TimeoutError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../observe/logger.js';
+import { tcpBinding } from '../../stun/index.js';
+import { normalizeCandidates, type Candidate } from '../candidates.js';
+import { predictPorts } from '../predict.js';
+import { TcpPunchFailedError, type TcpPunchAttempt } from './errors.js';
+import { selectStream, verifyStream, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './handshake.js';
+import { natViewOf, planTcp, stageOffsets, type PunchRole, type TcpMethod, type TcpNatView, type TcpPlan, type TcpStage } from './planner.js';
+import { ANY_STAGE, SignalInbox, type SignalChannel, type TcpSignal } from './signals.js';
+
+/** @default for `timeoutMs`: long enough for every stage of the longest plan. */
+export const DEFAULT_PUNCH_TIMEOUT_MS = 15_000;
+/** TCP keepalive idle time on the returned socket: well under the shortest NAT idle timers seen. */
+export const KEEPALIVE_INITIAL_DELAY_MS = 15_000;
+/** Simultaneous open redials refused targets on this grid (shared by both peers). */
+export const SIMULTANEOUS_OPEN_ROUND_MS = 20;
+/** The last part of the wait before a round is spun: timers are only millisecond-accurate. */
+export const PRECISE_SPIN_MS = 2;
+/** Jitter on other redials, so two peers' retries do not lock into the same losing phase. */
+export const REDIAL_JITTER_MS = 3;
+/** Failure notes kept per stage. */
+const MAX_NOTES = 8;
+/** Redials per target and stage: bounds the SYNs a RST-answering pair can cost. */
+export const MAX_REDIALS_PER_TARGET = 200;
+/** A listener that is not up yet refuses the first SYN: retry the dial after this. */
+export const LISTENER_REDIAL_MS = 50;
+/** STUNT #2 opener: how long to watch its SYN for a RST from the far NAT, relative to the probe RTT. */
+export const OPENER_SETTLE_RTTS = 3;
+export const OPENER_SETTLE_MIN_MS = 150;
+export const OPENER_SETTLE_MAX_MS = 1000;
+/** STUNT #2 opener without a measured RTT. */
+export const OPENER_SETTLE_DEFAULT_MS = 300;
+/** Fresh mapping probes for prediction must be quick or the stage slot is lost anyway. */
+export const PROBE_TIMEOUT_MS = 1500;
+/** How many predicted ports are dialled on a sequential NAT. */
+export const PREDICTION_WINDOW = 6;
+/** Streams the opener's listener holds at once (strays included). */
+export const MAX_LISTENER_CONNECTIONS = 8;
+
+export interface TcpEndpoint {
+  address: string;
+  port: number;
+}
+
+export interface PunchTcpOptions {
+  role: PunchRole;
+  connectionId: string;
+  /** The broker's per-connection secret; both sides prove they know it. At least 16 bytes. */
+  secret: Buffer;
+  /** The local port whose mapping was advertised; without it a fresh port is taken (and probed when a STUN server is given). */
+  local: { profile?: NatProfile; port?: number; address?: string };
+  remote: { candidates: Candidate[]; profile?: NatProfile };
+  /** Broker-synchronised start, ms since the epoch on this host's clock. */
+  startAt: number;
+  signal?: AbortSignal;
+  /** @default DEFAULT_PUNCH_TIMEOUT_MS */
+  timeoutMs?: number;
+  /** Needed by STUNT #2 and prediction; stages that need it are skipped without it. */
+  signaling?: SignalChannel;
+  logger?: Logger;
+  /** STUN server (TCP) for fresh mapping probes before prediction. */
+  stunServer?: { host: string; port: number };
+}
+
+export interface PunchTcpResult {
+  socket: net.Socket;
+  method: TcpMethod;
+  /** TCP connects made in all (the winning one included). */
+  attempts: number;
+  /** Every stage run, the winning one last. */
+  stages: readonly TcpPunchAttempt[];
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Waits until `at` (ms since the epoch) to within a few microseconds. */
+async function sleepPrecisely(at: number, signal: AbortSignal): Promise<void> {
+  await sleep(at - preciseNow() - PRECISE_SPIN_MS, signal);
+  while (!signal.aborted && preciseNow() < at) {
+    // Spinning: a timer would fire up to a millisecond late.
+  }
+}
+
+function freePort(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen({ port: 0, host: address }, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function endpointKey(endpoint: TcpEndpoint): string {
+  return `${endpoint.address}:${endpoint.port}`;
+}
+
+/** Per-stage bookkeeping, reported as one TcpPunchAttempt. */
+interface StageRun {
+  index: number;
+  slotStart: number;
+  stage: TcpStage;
+  signal: AbortSignal;
+  endAt: number;
+  dials: number;
+  refused: number;
+  notes: string[];
+  sockets: Set<net.Socket>;
+  servers: Set<net.Server>;
+}
+
+class TcpPunch {
+  readonly #options: PunchTcpOptions;
+  readonly #logger: Logger;
+  readonly #localView: TcpNatView;
+  readonly #remoteView: TcpNatView;
+  readonly #plan: TcpPlan;
+  readonly #done = new AbortController();
+  readonly #attempts: TcpPunchAttempt[] = [];
+  readonly #verifying = new Set<Promise<void>>();
+  #inbox: SignalInbox | undefined;
+  #localAddress = '0.0.0.0';
+  #localPort = 0;
+  #probeRttMs: number | undefined;
+  #dials = 0;
+  #winner: { socket: net.Socket; method: TcpMethod; stage: number } | undefined;
+  #onWin: (() => void) | undefined;
+
+  constructor(options: PunchTcpOptions) {
+    this.#options = options;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'punch-tcp', connectionId: options.connectionId, role: options.role });
+    const remoteSrflx = options.remote.candidates.find((candidate) => candidate.kind === 'srflx');
+    this.#localView = natViewOf(options.local.profile);
+    this.#remoteView = natViewOf(options.remote.profile, remoteSrflx?.address);
+    const [initiator, responder] = options.role === 'initiator' ? [this.#localView, this.#remoteView] : [this.#remoteView, this.#localView];
+    this.#plan = planTcp(initiator, responder);
+  }
+
+  async run(): Promise<PunchTcpResult> {
+    const startedAt = Date.now();
+    if (this.#plan.impossible !== undefined) {
+      const attempt: TcpPunchAttempt = { method: 'none', stage: -1, outcome: 'skipped', reason: this.#plan.impossible, dials: 0, elapsedMs: 0 };
+      throw new TcpPunchFailedError(`no TCP path: ${this.#plan.impossible}`, 'no-path', [attempt]);
+    }
+    const timeoutMs = this.#options.timeoutMs ?? DEFAULT_PUNCH_TIMEOUT_MS;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signals = [deadline, this.#done.signal, ...(this.#options.signal ? [this.#options.signal] : [])];
+    const overall = AbortSignal.any(signals);
+    if (this.#options.signaling) this.#inbox = new SignalInbox(this.#options.signaling, this.#options.connectionId, this.#logger);
+    try {
+      await this.#prepareLocalPort(overall);
+      const offsets = stageOffsets(this.#plan);
+      for (const [index, stage] of this.#plan.stages.entries()) {
+        if (overall.aborted) break;
+        const slotStart = this.#options.startAt + offsets[index]!;
+        const endAt = slotStart + stage.durationMs;
+        if (endAt <= Date.now()) {
+          this.#record({ method: stage.method, stage: index, outcome: 'skipped', reason: 'its time slot had passed', dials: 0, elapsedMs: 0 });
+          continue;
+        }
+        await sleep(slotStart - Date.now(), overall);
+        if (overall.aborted) break;
+        await this.#runStage(index, stage, endAt, overall);
+      }
+      if (!this.#winner && !overall.aborted && this.#verifying.size > 0) await this.#waitForVerifications(overall);
+    } finally {
+      this.#inbox?.close();
+    }
+    if (this.#winner) return this.#result(this.#winner);
+    if (this.#options.signal?.aborted) throw new AbortedError('TCP punch aborted', { cause: this.#options.signal.reason });
+    if (deadline.aborted) {
+      const timeout = new TimeoutError(`no verified TCP connection within ${timeoutMs} ms`, timeoutMs);
+      throw new TcpPunchFailedError(`TCP punch timed out after ${Date.now() - startedAt} ms: ${this.#summary()}`, 'timeout', this.#attempts, { cause: timeout });
+    }
+    throw new TcpPunchFailedError(`every TCP strategy failed: ${this.#summary()}`, 'exhausted', this.#attempts);
+  }
+
+  #summary(): string {
+    return this.#attempts.map((attempt) => `${attempt.method}: ${attempt.reason}`).join('; ') || 'nothing tried';
+  }
+
+  #result(winner: { socket: net.Socket; method: TcpMethod; stage: number }): PunchTcpResult {
+    winner.socket.setNoDelay(true);
+    winner.socket.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS);
+    return { socket: winner.socket, method: winner.method, attempts: this.#dials, stages: this.#attempts };
+  }
+
+  #record(attempt: TcpPunchAttempt): void {
+    this.#attempts.push(attempt);
+    this.#logger.debug({ ...attempt }, 'tcp punch stage');
+  }
+
+  async #prepareLocalPort(signal: AbortSignal): Promise<void> {
+    const profile = this.#options.local.profile;
+    this.#localAddress = this.#options.local.address ?? profile?.tcp?.local?.address ?? profile?.local.address ?? '0.0.0.0';
+    if (this.#options.local.port !== undefined) {
+      this.#localPort = this.#options.local.port;
+      return;
+    }
+    this.#localPort = await freePort(this.#localAddress);
+    // Nobody advertised this port's mapping: learn it and tell the peer (cone NATs keep it).
+    const mapping = await this.#probe(signal);
+    if (mapping) this.#inbox?.send(ANY_STAGE, 'mapping', mapping);
+  }
+
+  async #probe(signal: AbortSignal): Promise<{ address: string; port: number } | undefined> {
+    const server = this.#options.stunServer;
+    if (!server) return undefined;
+    try {
+      const result = await tcpBinding({ server, localPort: this.#localPort, localAddress: this.#localAddress, timeoutMs: PROBE_TIMEOUT_MS, signal });
+      this.#probeRttMs = result.rttMs;
+      const delta = this.#localView.delta;
+      return { address: result.mapped.address, port: result.mapped.port, ...(delta !== undefined ? { delta } : {}) };
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'fresh TCP mapping probe failed; predicting from advertised candidates');
+      return undefined;
+    }
+  }
+
+  async #waitForVerifications(signal: AbortSignal): Promise<void> {
+    const giveUp = AbortSignal.any([signal, AbortSignal.timeout(DEFAULT_HANDSHAKE_TIMEOUT_MS)]);
+    while (!this.#winner && this.#verifying.size > 0 && !giveUp.aborted) {
+      await Promise.race([Promise.allSettled([...this.#verifying]), sleep(DEFAULT_HANDSHAKE_TIMEOUT_MS, giveUp)]);
+    }
+  }
+
+  async #runStage(index: number, stage: TcpStage, endAt: number, overall: AbortSignal): Promise<void> {
+    const stageSignal = AbortSignal.any([overall, AbortSignal.timeout(Math.max(0, endAt - Date.now()))]);
+    const run: StageRun = { index, slotStart: endAt - stage.durationMs, stage, signal: stageSignal, endAt, dials: 0, refused: 0, notes: [], sockets: new Set(), servers: new Set() };
+    const startedAt = Date.now();
+    const won = new Promise<void>((resolve) => {
+      this.#onWin = resolve;
+      if (this.#winner) resolve();
+    });
+    try {
+      const reason = await Promise.race([this.#technique(run), won.then(() => undefined)]);
+      if (reason !== undefined) run.notes.push(reason);
+      if (!this.#winner) await Promise.race([won, sleep(endAt - Date.now(), stageSignal)]);
+    } finally {
+      for (const socket of run.sockets) socket.destroy();
+      for (const server of run.servers) server.close();
+    }
+    const connected = this.#winner?.stage === index;
+    const reason = connected ? 'verified stream' : this.#failureReason(run);
+    this.#record({ method: stage.method, stage: index, outcome: connected ? 'connected' : run.dials === 0 && run.servers.size === 0 && run.notes.length > 0 ? 'skipped' : 'failed', reason, dials: run.dials, elapsedMs: Date.now() - startedAt });
+  }
+
+  #failureReason(run: StageRun): string {
+    const parts = [...run.notes];
+    if (run.dials > 0) parts.push(`${run.dials} SYNs, ${run.refused} refused (RST), no verified stream before the slot ended`);
+    return parts.join('; ') || 'no connection before the slot ended';
+  }
+
+  /** Starts the stage's technique; resolves with a note when it cannot run (e.g. no signaling). */
+  async #technique(run: StageRun): Promise<string | undefined> {
+    switch (run.stage.technique) {
+      case 'listen-dial':
+        return this.#listenDial(run);
+      case 'simultaneous-open':
+        return this.#simultaneousOpen(run);
+      case 'asymmetric':
+        return this.#asymmetric(run);
+    }
+  }
+
+  // 1./2. One side listens, the other dials (direct, reversal, LAN).
+  async #listenDial(run: StageRun): Promise<string | undefined> {
+    if (run.stage.lead === this.#options.role) {
+      this.#listen(run, run.stage.hostCandidates ? this.#localAddress : '0.0.0.0');
+      return undefined;
+    }
+    const targets = run.stage.hostCandidates ? this.#hostTargets() : await this.#remoteTargets(run);
+    if (targets.length === 0) return 'the peer advertised no candidate for this method';
+    for (const target of targets) this.#dial(run, target, { fromLocalPort: false, redialAfterMs: LISTENER_REDIAL_MS });
+    return undefined;
+  }
+
+  // 3. Both sides dial from the advertised port on a shared grid of rounds counted from the
+  //    synchronised slot start (the last moments spun, so the SYNs leave within a fraction of a
+  //    millisecond of each other: with RST-answering NATs the SYNs must cross in flight). Between
+  //    rounds the port also listens, so a SYN that finds no connecting socket (host-level race,
+  //    full-cone NAT) is accepted rather than reset. A refused target is redialled next round;
+  //    sequential/random NATs allocate a new port per dial, so they dial once.
+  async #simultaneousOpen(run: StageRun): Promise<string | undefined> {
+    await this.#shareFreshMapping(run);
+    const targets = await this.#remoteTargets(run);
+    if (targets.length === 0) return 'no remote endpoint to dial';
+    const rounds = this.#localMappingStable() ? Math.floor(run.stage.durationMs / SIMULTANEOUS_OPEN_ROUND_MS) : 1;
+    const live = new Set<string>();
+    let listener: net.Server | undefined;
+    for (let round = 0; round < rounds && !run.signal.aborted && !this.#winner; round++) {
+      const roundAt = run.slotStart + round * SIMULTANEOUS_OPEN_ROUND_MS;
+      const due = targets.filter((target) => !live.has(endpointKey(target)));
+      if (due.length === 0 || roundAt < Date.now() - SIMULTANEOUS_OPEN_ROUND_MS) {
+        await sleep(roundAt + SIMULTANEOUS_OPEN_ROUND_MS - Date.now(), run.signal);
+        continue;
+      }
+      await sleepPrecisely(roundAt, run.signal);
+      if (run.signal.aborted || this.#winner) break;
+      // No SO_REUSEPORT in Node: the listener must give the port up while new connects bind it.
+      if (listener) this.#closeServer(run, listener);
+      for (const target of due) {
+        live.add(endpointKey(target));
+        void this.#connectOnce(run, target, true).then(() => live.delete(endpointKey(target)));
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      listener = this.#listen(run, this.#localAddress);
+    }
+    return undefined;
+  }
+
+  // 4./5. STUNT #2 (XAsymServer/XAsymClient): the opener's SYN opens its NAT and is expected to
+  //    fail; it then listens on the same port and tells the dialer, which connects into the hole.
+  //    A refused SYN means the far NAT answers RST (and our entry closed): the roles swap once.
+  async #asymmetric(run: StageRun): Promise<string | undefined> {
+    const inbox = this.#inbox;
+    if (!inbox) return 'STUNT #2 needs a signaling channel';
+    await this.#shareFreshMapping(run);
+    const targets = await this.#remoteTargets(run);
+    if (targets.length === 0) return 'no remote endpoint to dial';
+    let opener = run.stage.lead === this.#options.role;
+    for (let swaps = 0; swaps < 2 && !run.signal.aborted; swaps++) {
+      if (opener) {
+        const refused = await this.#open(run, targets);
+        if (!refused) {
+          this.#listen(run, this.#localAddress);
+          inbox.send(run.index, 'opened');
+          run.notes.push('opened the hole and listened');
+          return undefined;
+        }
+        inbox.send(run.index, 'refused');
+        run.notes.push('own opening SYNs were refused (far NAT answers RST): swapped roles');
+        opener = false;
+        continue;
+      }
+      const message = await inbox.waitFor(run.index, ['opened', 'refused'], run.signal);
+      if (message === undefined) return 'the peer never reported its hole open';
+      if (message.type === 'refused') {
+        run.notes.push("peer's opening SYN was refused: swapped roles");
+        opener = true;
+        continue;
+      }
+      const redial = this.#localMappingStable() ? 0 : undefined;
+      for (const target of targets) this.#dial(run, target, { fromLocalPort: true, redialAfterMs: redial });
+      return undefined;
+    }
+    return 'both NATs answer unsolicited SYNs with RST';
+  }
+
+  /** Dials every target once; resolves true when all were refused within the settle time. */
+  async #open(run: StageRun, targets: TcpEndpoint[]): Promise<boolean> {
+    const outcomes = targets.map((target) => this.#dial(run, target, { fromLocalPort: true }));
+    const settleMs = this.#probeRttMs === undefined
+      ? OPENER_SETTLE_DEFAULT_MS
+      : Math.min(OPENER_SETTLE_MAX_MS, Math.max(OPENER_SETTLE_MIN_MS, OPENER_SETTLE_RTTS * this.#probeRttMs));
+    const settle = AbortSignal.any([run.signal, AbortSignal.timeout(settleMs)]);
+    const all = Promise.all(outcomes).then((results) => results.every((result) => result === 'refused'));
+    return Promise.race([all, sleep(settleMs, settle).then(() => false)]);
+  }
+
+  #localMappingStable(): boolean {
+    return this.#localView.mapping === 'cone' || this.#localView.mapping === 'unknown' || this.#localView.public;
+  }
+
+  /** A sequential NAT side probes a fresh mapping from its port so the peer can predict the next one. */
+  async #shareFreshMapping(run: StageRun): Promise<void> {
+    if (!run.stage.predict || this.#localView.mapping !== 'delta' || !this.#inbox) return;
+    const mapping = await this.#probe(run.signal);
+    if (mapping) {
+      this.#inbox.send(run.index, 'mapping', mapping);
+      run.notes.push(`fresh mapping ${endpointKey(mapping)}`);
+    } else {
+      run.notes.push('no fresh mapping (no STUN server or probe failed)');
+    }
+  }
+
+  #hostTargets(): TcpEndpoint[] {
+    return normalizeCandidates(this.#options.remote.candidates)
+      .filter((candidate) => candidate.kind === 'host')
+      .map(({ address, port }) => ({ address, port }));
+  }
+
+  /** The peer's public endpoints for this stage: its srflx, or ports predicted from its fresh mapping. */
+  async #remoteTargets(run: StageRun): Promise<TcpEndpoint[]> {
+    const candidates = normalizeCandidates(this.#options.remote.candidates);
+    let publicOnes = candidates.filter((candidate) => candidate.kind === 'srflx').map(({ address, port }) => ({ address, port }));
+    if (publicOnes.length === 0 && this.#inbox) {
+      const announced = await this.#inbox.waitFor(ANY_STAGE, ['mapping'], this.#shortWait(run));
+      if (announced?.address !== undefined && announced.port !== undefined) publicOnes = [{ address: announced.address, port: announced.port }];
+    }
+    if (this.#remoteView.public) return publicOnes.length > 0 ? publicOnes : this.#hostTargets();
+    if (!run.stage.predict || this.#remoteView.mapping !== 'delta') return publicOnes;
+    const fresh = this.#inbox ? await this.#inbox.waitFor(run.index, ['mapping'], run.signal) : undefined;
+    const predicted = this.#predicted(fresh);
+    if (predicted.length > 0) {
+      run.notes.push(`predicted ${predicted.map((target) => target.port).join(',')}`);
+      return predicted;
+    }
+    const advertised = candidates.filter((candidate) => candidate.kind === 'predicted').map(({ address, port }) => ({ address, port }));
+    return advertised.length > 0 ? advertised : publicOnes;
+  }
+
+  #predicted(fresh: TcpSignal | undefined): TcpEndpoint[] {
+    const delta = fresh?.delta ?? this.#remoteView.delta;
+    if (fresh?.address === undefined || fresh.port === undefined || delta === undefined) return [];
+    const address = fresh.address;
+    return predictPorts({ lastPort: fresh.port, delta, window: PREDICTION_WINDOW }).map((port) => ({ address, port }));
+  }
+
+  #shortWait(run: StageRun): AbortSignal {
+    return AbortSignal.any([run.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
+  }
+
+  /** One connect; resolves with how it ended (a connected stream goes to verification). */
+  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean): Promise<'connected' | 'refused' | 'failed'> {
+    return new Promise((resolve) => {
+      run.dials++;
+      this.#dials++;
+      const socket = net.connect({
+        host: target.address,
+        port: target.port,
+        ...(fromLocalPort ? { localPort: this.#localPort, localAddress: this.#localAddress } : {}),
+      });
+      run.sockets.add(socket);
+      socket.once('connect', () => {
+        run.sockets.delete(socket);
+        this.#offer(socket, run);
+        resolve('connected');
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => {
+        run.sockets.delete(socket);
+        socket.destroy();
+        if (error.code === 'ECONNREFUSED') {
+          run.refused++;
+          resolve('refused');
+          return;
+        }
+        if (run.notes.length < MAX_NOTES) run.notes.push(`dial ${endpointKey(target)}: ${error.code ?? error.message}`);
+        resolve('failed');
+      });
+      // Destroyed at the end of the stage while still connecting: nothing more to report.
+      socket.once('close', () => resolve('failed'));
+    });
+  }
+
+  /** Connects, redialling after a refusal when `redialAfterMs` is set (bounded per target). */
+  async #dial(run: StageRun, target: TcpEndpoint, policy: { fromLocalPort: boolean; redialAfterMs?: number }): Promise<'connected' | 'refused' | 'failed'> {
+    for (let redials = 0; ; redials++) {
+      const outcome = await this.#connectOnce(run, target, policy.fromLocalPort);
+      if (outcome !== 'refused' || policy.redialAfterMs === undefined || redials >= MAX_REDIALS_PER_TARGET) return outcome;
+      await sleep(policy.redialAfterMs + Math.random() * REDIAL_JITTER_MS, run.signal);
+      if (run.signal.aborted || this.#winner) return outcome;
+    }
+  }
+
+  #closeServer(run: StageRun, server: net.Server): void {
+    server.close();
+    run.servers.delete(server);
+  }
+
+  #listen(run: StageRun, host: string): net.Server {
+    const server = net.createServer((socket) => this.#offer(socket, run));
+    server.maxConnections = MAX_LISTENER_CONNECTIONS;
+    server.on('error', (error: NodeJS.ErrnoException) => {
+      if (run.notes.length < MAX_NOTES) run.notes.push(`listen on ${host}:${this.#localPort}: ${error.code ?? error.message}`);
+    });
+    server.listen({ port: this.#localPort, host });
+    run.servers.add(server);
+    return server;
+  }
+
+  /** Verifies a connected stream; the first verified one wins, everything else is closed. */
+  #offer(socket: net.Socket, run: StageRun): void {
+    if (this.#winner || this.#done.signal.aborted) {
+      socket.destroy();
+      return;
+    }
+    const verifying = verifyStream(socket, {
+      role: this.#options.role,
+      connectionId: this.#options.connectionId,
+      secret: this.#options.secret,
+      signal: this.#done.signal,
+    }).then(
+      () => {
+        if (this.#winner) {
+          socket.destroy();
+          return;
+        }
+        if (this.#options.role === 'initiator') selectStream(socket);
+        this.#winner = { socket, method: run.stage.method, stage: run.index };
+        this.#done.abort();
+        this.#onWin?.();
+      },
+      (error: unknown) => {
+        socket.destroy();
+        this.#logger.debug({ err: error, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'closed an unverified TCP stream');
+      },
+    );
+    this.#verifying.add(verifying);
+    void verifying.finally(() => this.#verifying.delete(verifying));
+  }
+}
+
+const MIN_SECRET_BYTES = 16;
+
+/**
+ * Punches a TCP connection to the peer the caller is coordinating with (through the broker).
+ * Resolves with a verified, connected socket (TCP_NODELAY and keepalive on); rejects with
+ * TcpPunchFailedError (`attempts` lists each strategy and why it failed) or AbortedError.
+ */
+export function punchTcp(options: PunchTcpOptions): Promise<PunchTcpResult> {
+  if (options.role !== 'initiator' && options.role !== 'responder') {
+    return Promise.reject(new InvalidArgumentError(`role must be "initiator" or "responder", got "${String(options.role)}"`));
+  }
+  if (typeof options.connectionId !== 'string' || options.connectionId.length === 0) {
+    return Promise.reject(new InvalidArgumentError('connectionId must be a non-empty string'));
+  }
+  if (!Buffer.isBuffer(options.secret) || options.secret.length < MIN_SECRET_BYTES) {
+    return Promise.reject(new InvalidArgumentError(`secret must be a Buffer of at least ${MIN_SECRET_BYTES} bytes`));
+  }
+  if (!Number.isFinite(options.startAt)) return Promise.reject(new InvalidArgumentError('startAt must be a time in ms'));
+  if (options.signal?.aborted) return Promise.reject(new AbortedError('TCP punch aborted', { cause: options.signal.reason }));
+  return new TcpPunch(options).run();
+}
