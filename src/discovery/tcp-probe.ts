@@ -79,13 +79,15 @@ export async function probeTcp(context: ProbeContext, udpOther: Promise<Transpor
 }
 
 async function tcpConnect(context: ProbeContext, test: string, server: TransportAddress, localPort?: number): Promise<Connect> {
-  const base = { test, local: null, server };
+  // An explicit bind sets SO_REUSEADDR, which the same-port connects after the first one need.
+  const wildcard = server.family === 'IPv6' ? '::' : '0.0.0.0';
+  const intended = localPort === undefined ? null : concreteLocal({ family: server.family, address: wildcard, port: localPort }, context.routeLocal);
+  const base = { test, local: intended, server };
   let result: Connect;
   try {
     const binding = await tcpBinding({
       server: { host: server.address, port: server.port },
-      // An explicit bind sets SO_REUSEADDR, which the same-port connects after this one need.
-      localAddress: server.family === 'IPv6' ? '::' : '0.0.0.0',
+      localAddress: wildcard,
       localPort,
       timeoutMs: context.tcpTimeoutMs,
       signal: context.signal,
@@ -98,7 +100,7 @@ async function tcpConnect(context: ProbeContext, test: string, server: Transport
     };
     if (binding.otherAddress) result.other = binding.otherAddress;
   } catch (error) {
-    result = { observation: failedObservation(context, localPort === undefined ? base : { ...base, local: { ...context.primary, address: context.routeLocal ?? '0.0.0.0', port: localPort } }, error) };
+    result = { observation: failedObservation(context, base, error) };
   }
   context.onStep(stepOf('tcp', result.observation, context.startedAt));
   return result;
