@@ -62,13 +62,43 @@ function hostByNamespace(plan: LabPlan, namespace: string): PlannedHost {
   return host;
 }
 
+/**
+ * Explicit, distinct interface indexes for the two ends of each veth. The kernel handles a
+ * carrier change at once only for a device whose peer has another index; fresh namespaces
+ * number from 2 on both sides, so without this the change waits for the rate-limited link
+ * watcher (up to 1 s machine-wide) and the lab is slow to become usable.
+ */
+const FIRST_VETH_INDEX = 1000;
+
+/** Longest wait for the kernel to activate the lab's devices. */
+const READY_TIMEOUT_S = 5;
+
+/**
+ * Waits until every lab device has its carrier and is active. The kernel's link watcher turns a
+ * veth's carrier on (and replaces the dropping `noop` qdisc) asynchronously, rate limited
+ * machine-wide: up to 1 s when many namespaces come up at once. Without this wait the first
+ * packets of a fresh lab (its first ARP requests) can vanish.
+ */
+function waitUntilActive(namespaces: readonly string[]): string[] {
+  return [
+    `deadline=$((SECONDS + ${READY_TIMEOUT_S}))`,
+    `while for ns in ${namespaces.join(' ')}; do ip -n "$ns" -o link show up; bridge -n "$ns" link show; done | grep -qE 'NO-CARRIER|qdisc noop|state (DOWN|LOWERLAYERDOWN|disabled|blocking|listening|learning)'; do`,
+    `  if [ "$SECONDS" -ge "$deadline" ]; then echo 'lab devices still inactive after ${READY_TIMEOUT_S} s' >&2; exit 1; fi`,
+    '  sleep 0.01',
+    'done',
+  ];
+}
+
 export function buildScript(plan: LabPlan, options: BuildScriptOptions): string {
   const namespaces = plan.hosts.map((host) => host.namespace);
   const rootBatch = [
     ...namespaces.map((ns) => `netns add ${ns}`),
     ...plan.links
       .filter((link) => !isShaped(link.shape))
-      .map((link) => `link add name ${link.up.ifname} netns ${link.up.namespace} type veth peer name ${link.down.ifname} netns ${link.down.namespace}`),
+      .map((link, k) => {
+        const [upIndex, downIndex] = [FIRST_VETH_INDEX + 2 * k, FIRST_VETH_INDEX + 2 * k + 1];
+        return `link add name ${link.up.ifname} index ${upIndex} netns ${link.up.namespace} type veth peer name ${link.down.ifname} index ${downIndex} netns ${link.down.namespace}`;
+      }),
   ];
   const perNamespace = namespaces.map((ns) => heredoc(`ip -n ${ns} -batch -`, [...namespaceBase(plan, ns), ...linkCommands(plan, ns, false)]));
   const routers = plan.sites.flatMap((site, index) => {
@@ -81,6 +111,7 @@ export function buildScript(plan: LabPlan, options: BuildScriptOptions): string 
     'set -euo pipefail',
     heredoc('ip -batch -', rootBatch),
     ...parallel([...perNamespace, ...routers]),
+    ...(plan.links.some((link) => isShaped(link.shape)) ? [] : waitUntilActive(namespaces)),
   ].join('\n') + '\n';
 }
 
@@ -89,7 +120,7 @@ export function shapedLinkScript(plan: LabPlan): string {
   const shaped = plan.links.filter((link) => isShaped(link.shape));
   const namespaces = [...new Set(shaped.flatMap((link) => [link.up.namespace, link.down.namespace]))];
   const blocks = namespaces.map((ns) => heredoc(`ip -n ${ns} -batch -`, linkCommands(plan, ns, true)));
-  return ['set -euo pipefail', ...parallel(blocks)].join('\n') + '\n';
+  return ['set -euo pipefail', ...parallel(blocks), ...waitUntilActive(plan.hosts.map((host) => host.namespace))].join('\n') + '\n';
 }
 
 /** Deletes the namespaces (links and rules go with them); keeps going past missing ones. */

@@ -113,8 +113,13 @@ static uint64_t next_random(void) {
   return random_state * 2685821657736338717ULL;
 }
 
+static int is_arp(const unsigned char *data, size_t length) {
+  return length >= 14 && data[12] == 0x08 && data[13] == 0x06;
+}
+
 static void enqueue(struct link *link, struct direction *dir, const unsigned char *data, size_t length, int64_t now) {
-  if (link->loss_ppm && (next_random() % 1000000) < link->loss_ppm) return;
+  /* Loss models the internet behind the link; ARP only exists because the lab joins hops by Ethernet. */
+  if (link->loss_ppm && !is_arp(data, length) && (next_random() % 1000000) < link->loss_ppm) return;
   if (dir->queued >= MAX_QUEUED) return;
   struct frame *frame = malloc(sizeof *frame + length);
   if (!frame) return;
