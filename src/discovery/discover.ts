@@ -71,7 +71,10 @@ export async function discoverNat(options: DiscoverNatOptions): Promise<NatProfi
   const startedAt = performance.now();
   const transports = checkOptions(options);
   const logger = options.logger ?? silentLogger;
-  const onStep = options.onStep ?? (() => {});
+  const onStep: StepListener = (step) => {
+    logger.debug({ ...step }, 'discovery step');
+    options.onStep?.(step);
+  };
   const signal = options.signal ?? new AbortController().signal;
   const serverPort = options.server.port ?? DEFAULT_STUN_PORT;
   const primary = await resolve(options.server.host, serverPort, signal);
