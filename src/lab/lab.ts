@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { buildScript, shapedLinkScript, teardownBatch } from './build-script.js';
@@ -17,6 +18,8 @@ export interface LabOptions extends LabTopologyOptions {
   seed?: number;
   /** Limit for building the lab. @default 30000 */
   timeoutMs?: number;
+  /** Aborts the build (what was built so far is removed). */
+  signal?: AbortSignal;
   /**
    * Outlive this process (`ntcp lab up`): no teardown on exit or signals, and the delayed-link
    * forwarder keeps running; `ntcp lab down` (or `Lab.attach(state).destroy()`) removes it. @default false
@@ -65,6 +68,16 @@ export async function removeLabsByPrefix(prefix: string = LAB_PREFIX_FAMILY): Pr
     .filter((name) => name.startsWith(prefix) && name.includes('-'));
   if (names.length > 0) await run(['ip', '-force', '-batch', '-'], { input: teardownBatch(names) });
   return names;
+}
+
+/** Whether a saved PID still is one of this lab's processes (a PID may have been reused since). */
+async function namesLab(pid: number, prefix: string): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes(`${prefix}-`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 export function randomPrefix(): string {
@@ -116,11 +129,11 @@ export class Lab {
     registerTeardown(pending);
     const started = performance.now();
     try {
-      await runScript(`build lab ${prefix}`, buildScript(plan, { seed: options.seed ?? randomInt(2 ** 31) }), timeoutMs);
+      await runScript(`build lab ${prefix}`, buildScript(plan, { seed: options.seed ?? randomInt(2 ** 31) }), timeoutMs, options.signal);
       const shaped = plan.links.filter((link) => isShaped(link.shape));
       if (shaped.length > 0) {
         forwarder = await startForwarder(shaped, { timeoutMs, logger, detached: options.persistent ?? false });
-        await runScript(`configure shaped links of lab ${prefix}`, shapedLinkScript(plan), timeoutMs);
+        await runScript(`configure shaped links of lab ${prefix}`, shapedLinkScript(plan), timeoutMs, options.signal);
       }
     } catch (error) {
       teardownSync(pending);
@@ -224,7 +237,7 @@ export class Lab {
     if (this.#destroyed) return;
     this.#destroyed = true;
     await this.#stopChildren();
-    for (const pid of this.#foreignPids) killQuietly(pid, 'SIGTERM');
+    for (const pid of this.#foreignPids) if (await namesLab(pid, this.prefix)) killQuietly(pid, 'SIGTERM');
     await this.#forwarder?.stop();
     const result = await run(['ip', '-force', '-batch', '-'], { input: teardownBatch(this.#teardown.namespaces) });
     unregisterTeardown(this.#teardown);

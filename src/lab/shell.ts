@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { AbortedError } from '../errors.js';
 import { LabCommandError, LabNotRootError, LabToolMissingError } from './errors.js';
 
 export interface RunResult {
@@ -49,8 +50,13 @@ export function run(
 }
 
 /** Runs a bash script and rejects with LabCommandError when it fails. */
-export async function runScript(what: string, script: string, timeoutMs = 60_000): Promise<void> {
-  const result = await run(['bash', '-s'], { input: script, timeoutMs });
+export async function runScript(what: string, script: string, timeoutMs = 60_000, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw new AbortedError(`${what}: aborted`, { cause: signal.reason });
+  const result = await run(['bash', '-s'], { input: script, timeoutMs, ...(signal ? { signal } : {}) }).catch((error: unknown) => {
+    if (signal?.aborted) throw new AbortedError(`${what}: aborted`, { cause: signal.reason });
+    throw error;
+  });
+  if (signal?.aborted) throw new AbortedError(`${what}: aborted`, { cause: signal.reason });
   if (result.code !== 0) throw new LabCommandError(what, result.code, result.stderr || result.stdout);
 }
 
