@@ -109,7 +109,17 @@ export class UdpConnection extends EventEmitter {
     this.#timer = setInterval(() => this.#onTick(), tick);
     this.#timer.unref();
     const early = init.early ?? [];
-    if (early.length > 0) setImmediate(() => early.forEach((frame) => this.#handle(frame)));
+    if (early.length > 0) this.#deliverWhenListened(early);
+  }
+
+  /** Datagrams that came before the caller could listen wait for its first 'message' listener. */
+  #deliverWhenListened(early: Frame[]): void {
+    const onNewListener = (event: string | symbol) => {
+      if (event !== 'message') return;
+      this.off('newListener', onNewListener);
+      setImmediate(() => early.forEach((frame) => this.#handle(frame)));
+    };
+    this.on('newListener', onNewListener);
   }
 
   get closed(): boolean {
