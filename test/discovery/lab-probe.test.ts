@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { Lab, labUnavailableReason, type NatSpec } from '../../src/lab/index.js';
+import { TABLE_NAME } from '../../src/lab/nft-rules.js';
 import { NatProfileSchema, type NatProfile } from '../../src/discovery/index.js';
 
 /**
@@ -107,7 +108,8 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
         ...Object.entries(SITES).map(([name, site]) => ({ name, nat: site.nat, ...(site.behind ? { behind: site.behind } : {}) })),
       ],
     });
-    const blocked = await lab.exec('fw', ['nft', 'insert', 'rule', 'ip', 'ntcp_lab', 'forward', 'meta', 'l4proto', 'udp', 'drop']);
+    // The lab has no firewall option yet: one rule ahead of the router's forward chain drops all UDP.
+    const blocked = await lab.exec('fw', ['nft', 'insert', 'rule', 'ip', TABLE_NAME, 'forward', 'meta', 'l4proto', 'udp', 'drop']);
     assert.equal(blocked.code, 0, blocked.stderr);
     const [primary, alternate] = lab.addresses('server');
     server = lab.spawn('server', [...CLI, 'stun-server', '--host', primary!, '--alt-host', alternate!], { stdio: ['ignore', 'ignore', 'pipe'] });
