@@ -65,7 +65,7 @@ export interface PunchTcpOptions {
   /** The local port whose mapping was advertised; without it a fresh port is taken (and probed when a STUN server is given). */
   local: { profile?: NatProfile; port?: number; address?: string };
   remote: { candidates: Candidate[]; profile?: NatProfile };
-  /** Broker-synchronised start, ms since the epoch on this host's clock. */
+  /** Broker-synchronised start, a `performance.now()` time on this host (as the broker client gives it). */
   startAt: number;
   signal?: AbortSignal;
   /** @default DEFAULT_PUNCH_TIMEOUT_MS */
@@ -99,14 +99,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-function preciseNow(): number {
-  return performance.timeOrigin + performance.now();
+/** AbortSignal.timeout wants a non-negative integer; slot arithmetic gives fractions. */
+function timeoutSignal(ms: number): AbortSignal {
+  return AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
 }
 
-/** Waits until `at` (ms since the epoch) to within a few microseconds. */
+/** Waits until `at` (a performance.now() time) to within a few microseconds. */
 async function sleepPrecisely(at: number, signal: AbortSignal): Promise<void> {
-  await sleep(at - preciseNow() - PRECISE_SPIN_MS, signal);
-  while (!signal.aborted && preciseNow() < at) {
+  await sleep(at - performance.now() - PRECISE_SPIN_MS, signal);
+  while (!signal.aborted && performance.now() < at) {
     // Spinning: a timer would fire up to a millisecond late.
   }
 }
@@ -168,13 +169,13 @@ class TcpPunch {
   }
 
   async run(): Promise<PunchTcpResult> {
-    const startedAt = Date.now();
+    const startedAt = performance.now();
     if (this.#plan.impossible !== undefined) {
       const attempt: TcpPunchAttempt = { method: 'none', stage: -1, outcome: 'skipped', reason: this.#plan.impossible, dials: 0, elapsedMs: 0 };
       throw new TcpPunchFailedError(`no TCP path: ${this.#plan.impossible}`, 'no-path', [attempt]);
     }
     const timeoutMs = this.#options.timeoutMs ?? DEFAULT_PUNCH_TIMEOUT_MS;
-    const deadline = AbortSignal.timeout(timeoutMs);
+    const deadline = timeoutSignal(timeoutMs);
     const signals = [deadline, this.#done.signal, ...(this.#options.signal ? [this.#options.signal] : [])];
     const overall = AbortSignal.any(signals);
     if (this.#options.signaling) this.#inbox = new SignalInbox(this.#options.signaling, this.#options.connectionId, this.#logger);
@@ -185,11 +186,11 @@ class TcpPunch {
         if (overall.aborted) break;
         const slotStart = this.#options.startAt + offsets[index]!;
         const endAt = slotStart + stage.durationMs;
-        if (endAt <= Date.now()) {
+        if (endAt <= performance.now()) {
           this.#record({ method: stage.method, stage: index, outcome: 'skipped', reason: 'its time slot had passed', dials: 0, elapsedMs: 0 });
           continue;
         }
-        await sleep(slotStart - Date.now(), overall);
+        await sleep(slotStart - performance.now(), overall);
         if (overall.aborted) break;
         await this.#runStage(index, stage, endAt, overall);
       }
@@ -201,7 +202,7 @@ class TcpPunch {
     if (this.#options.signal?.aborted) throw new AbortedError('TCP punch aborted', { cause: this.#options.signal.reason });
     if (deadline.aborted) {
       const timeout = new TimeoutError(`no verified TCP connection within ${timeoutMs} ms`, timeoutMs);
-      throw new TcpPunchFailedError(`TCP punch timed out after ${Date.now() - startedAt} ms: ${this.#summary()}`, 'timeout', this.#attempts, { cause: timeout });
+      throw new TcpPunchFailedError(`TCP punch timed out after ${Math.round(performance.now() - startedAt)} ms: ${this.#summary()}`, 'timeout', this.#attempts, { cause: timeout });
     }
     throw new TcpPunchFailedError(`every TCP strategy failed: ${this.#summary()}`, 'exhausted', this.#attempts);
   }
@@ -256,9 +257,9 @@ class TcpPunch {
   }
 
   async #runStage(index: number, stage: TcpStage, endAt: number, overall: AbortSignal): Promise<void> {
-    const stageSignal = AbortSignal.any([overall, AbortSignal.timeout(Math.max(0, endAt - Date.now()))]);
+    const stageSignal = AbortSignal.any([overall, timeoutSignal(endAt - performance.now())]);
     const run: StageRun = { index, slotStart: endAt - stage.durationMs, stage, signal: stageSignal, endAt, dials: 0, refused: 0, notes: [], sockets: new Set(), servers: new Set() };
-    const startedAt = Date.now();
+    const startedAt = performance.now();
     const won = new Promise<void>((resolve) => {
       this.#onWin = resolve;
       if (this.#winner) resolve();
@@ -266,14 +267,14 @@ class TcpPunch {
     try {
       const reason = await Promise.race([this.#technique(run), won.then(() => undefined)]);
       if (reason !== undefined) run.notes.push(reason);
-      if (!this.#winner) await Promise.race([won, sleep(endAt - Date.now(), stageSignal)]);
+      if (!this.#winner) await Promise.race([won, sleep(endAt - performance.now(), stageSignal)]);
     } finally {
       for (const socket of run.sockets) socket.destroy();
       for (const server of run.servers) server.close();
     }
     const connected = this.#winner?.stage === index;
     const reason = connected ? 'verified stream' : this.#failureReason(run);
-    this.#record({ method: stage.method, stage: index, outcome: connected ? 'connected' : run.dials === 0 && run.servers.size === 0 && run.notes.length > 0 ? 'skipped' : 'failed', reason, dials: run.dials, elapsedMs: Date.now() - startedAt });
+    this.#record({ method: stage.method, stage: index, outcome: connected ? 'connected' : run.dials === 0 && run.servers.size === 0 && run.notes.length > 0 ? 'skipped' : 'failed', reason, dials: run.dials, elapsedMs: Math.round(performance.now() - startedAt) });
   }
 
   #failureReason(run: StageRun): string {
@@ -322,8 +323,8 @@ class TcpPunch {
     for (let round = 0; round < rounds && !run.signal.aborted && !this.#winner; round++) {
       const roundAt = run.slotStart + round * SIMULTANEOUS_OPEN_ROUND_MS;
       const due = targets.filter((target) => !live.has(endpointKey(target)));
-      if (due.length === 0 || roundAt < Date.now() - SIMULTANEOUS_OPEN_ROUND_MS) {
-        await sleep(roundAt + SIMULTANEOUS_OPEN_ROUND_MS - Date.now(), run.signal);
+      if (due.length === 0 || roundAt < performance.now() - SIMULTANEOUS_OPEN_ROUND_MS) {
+        await sleep(roundAt + SIMULTANEOUS_OPEN_ROUND_MS - performance.now(), run.signal);
         continue;
       }
       await sleepPrecisely(roundAt, run.signal);
@@ -384,7 +385,7 @@ class TcpPunch {
     const settleMs = this.#probeRttMs === undefined
       ? OPENER_SETTLE_DEFAULT_MS
       : Math.min(OPENER_SETTLE_MAX_MS, Math.max(OPENER_SETTLE_MIN_MS, OPENER_SETTLE_RTTS * this.#probeRttMs));
-    const settle = AbortSignal.any([run.signal, AbortSignal.timeout(settleMs)]);
+    const settle = AbortSignal.any([run.signal, timeoutSignal(settleMs)]);
     const all = Promise.all(outcomes).then((results) => results.every((result) => result === 'refused'));
     return Promise.race([all, sleep(settleMs, settle).then(() => false)]);
   }

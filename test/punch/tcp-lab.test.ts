@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { Lab, labUnavailableReason, type SiteOptions } from '../../src/lab/index.js';
+
+// TCP hole punching against real kernel NATs, one lab for the file. The test process plays the
+// broker: each peer script (fixtures/tcp-peer.ts) probes the mapping of a fresh port and its NAT
+// profile against our STUN server, the test hands each side the other's candidates, a secret and
+// a start time, and relays their signals; then both sides send 1 MiB and compare checksums.
+// Pairs run in waves; a sequential NAT is in one pair per wave (its port counter is shared).
+
+const SITES: SiteOptions[] = [
+  { name: 'pa', nat: 'port-restricted', hosts: 2 },
+  { name: 'pb', nat: 'port-restricted', hosts: 3 },
+  { name: 'fc', nat: 'full-cone', hosts: 2 },
+  { name: 'ra', nat: { preset: 'port-restricted', inboundSyn: 'rst' } },
+  { name: 'rb', nat: { preset: 'port-restricted', inboundSyn: 'rst' } },
+  { name: 'sqa', nat: 'symmetric-seq:1' },
+  { name: 'sqb', nat: 'symmetric-seq:2' },
+  { name: 'sy', nat: 'symmetric' },
+  { name: 'sz', nat: 'symmetric' },
+  { name: 'ln', nat: 'port-restricted', hosts: 2 },
+  { name: 'pub', nat: 'none', hosts: 2 },
+];
+
+interface Pair {
+  name: string;
+  initiator: string;
+  responder: string;
+  /** Methods either side may report, or null when the punch must fail. */
+  methods: string[] | null;
+  wave: number;
+}
+
+const PAIRS: Pair[] = [
+  { name: 'port-restricted -> port-restricted', initiator: 'pa1', responder: 'pb1', methods: ['tcp-simultaneous-open'], wave: 1 },
+  { name: 'full-cone -> port-restricted', initiator: 'fc1', responder: 'pa2', methods: ['tcp-simultaneous-open'], wave: 1 },
+  { name: 'port-restricted -> full-cone', initiator: 'pb2', responder: 'fc2', methods: ['tcp-simultaneous-open'], wave: 1 },
+  { name: 'symmetric-seq:1 -> port-restricted', initiator: 'sqa1', responder: 'pb3', methods: ['tcp-predict'], wave: 1 },
+  { name: 'port-restricted -> symmetric-seq:2', initiator: 'pb1', responder: 'sqb1', methods: ['tcp-predict'], wave: 1 },
+  { name: 'same NAT (lan)', initiator: 'ln1', responder: 'ln2', methods: ['lan'], wave: 1 },
+  { name: 'public -> port-restricted', initiator: 'pub1', responder: 'pb1', methods: ['tcp-reversal'], wave: 2 },
+  { name: 'port-restricted -> public', initiator: 'pa1', responder: 'pub2', methods: ['tcp-direct'], wave: 2 },
+  { name: 'symmetric-seq:2 -> port-restricted', initiator: 'sqb1', responder: 'pa2', methods: ['tcp-predict'], wave: 2 },
+  { name: 'symmetric -> symmetric', initiator: 'sy1', responder: 'sz1', methods: null, wave: 2 },
+  { name: 'symmetric-seq:1 -> symmetric-seq:2', initiator: 'sqa1', responder: 'sqb1', methods: ['tcp-predict'], wave: 3 },
+  { name: 'port-restricted RST -> port-restricted RST', initiator: 'ra1', responder: 'rb1', methods: ['tcp-simultaneous-open', 'tcp-stunt2'], wave: 3 },
+];
+
+const STUN_PORT = 3478;
+const PUNCH_TIMEOUT_MS = 12_000;
+/** Lead time from the broker's go to the synchronised start (covers stdin delivery). */
+const START_IN_MS = 300;
+/** Slack for process scheduling on top of the punch timeout when checking a failure's timing. */
+const FAILURE_SLACK_MS = 1_500;
+const PEER_DEADLINE_MS = 45_000;
+const TRANSFER_BYTES = 1024 * 1024;
+
+type PeerEvent = Record<string, any>;
+
+/** A peer process: JSON lines from its stdout, awaited one event at a time. */
+class Peer {
+  readonly #queue: PeerEvent[] = [];
+  #wake: (() => void) | undefined;
+  readonly log: string[] = [];
+
+  constructor(readonly child: ChildProcess, readonly host: string) {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      this.log.push(line);
+      if (line.startsWith('{')) this.#queue.push(JSON.parse(line) as PeerEvent);
+      this.#wake?.();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => this.log.push(chunk.toString()));
+    child.on('exit', () => this.#wake?.());
+  }
+
+  async next(events: string[], onOther?: (event: PeerEvent) => void): Promise<PeerEvent> {
+    const deadline = Date.now() + PEER_DEADLINE_MS;
+    for (;;) {
+      while (this.#queue.length > 0) {
+        const event = this.#queue.shift()!;
+        if (events.includes(String(event.event))) return event;
+        onOther?.(event);
+      }
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`${this.host}: no ${events.join('/')} event; output:\n${this.log.join('\n')}`);
+      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        setTimeout(resolve, 500);
+      });
+    }
+  }
+
+  write(event: object): void {
+    this.child.stdin!.write(JSON.stringify(event) + '\n');
+  }
+}
+
+const tsx = (script: string, ...args: string[]) => [process.execPath, '--import', 'tsx', `test/punch/fixtures/${script}`, ...args];
+
+async function runPair(lab: Lab, pair: Pair): Promise<[PeerEvent, PeerEvent]> {
+  const [server] = lab.serverAddresses;
+  const sides = [pair.initiator, pair.responder].map((host) => new Peer(lab.spawn(host, tsx('tcp-peer.ts', server!, String(STUN_PORT))), host));
+  try {
+    const ready = await Promise.all(sides.map((side) => side.next(['ready'])));
+    const secret = randomBytes(32).toString('hex');
+    const connectionId = `lab-${pair.initiator}-${pair.responder}-${randomBytes(4).toString('hex')}`;
+    const startEpochMs = Date.now() + START_IN_MS;
+    (['initiator', 'responder'] as const).forEach((role, i) => {
+      const other = ready[1 - i]!;
+      sides[i]!.write({ event: 'peer', role, connectionId, secret, startEpochMs, timeoutMs: PUNCH_TIMEOUT_MS, candidates: other.candidates, profile: other.profile });
+    });
+    const relay = (from: number) => (event: PeerEvent) => {
+      if (event.event === 'signal') sides[1 - from]!.write(event);
+    };
+    const outcomes = await Promise.all(sides.map((side, i) => side.next(['done', 'error'], relay(i))));
+    return [outcomes[0]!, outcomes[1]!];
+  } finally {
+    for (const side of sides) side.child.kill();
+  }
+}
+
+function describe([a, b]: [PeerEvent, PeerEvent]): string {
+  const side = (e: PeerEvent) => (e.event === 'done' ? `${e.method} (${e.attempts} SYNs)` : `${e.code} ${e.reason}`);
+  return `${side(a).padEnd(34)} ${side(b).padEnd(34)} ${a.elapsedMs} / ${b.elapsedMs} ms`;
+}
+
+const unavailable = labUnavailableReason();
+let lab: Lab | undefined;
+const results = new Map<string, PromiseSettledResult<[PeerEvent, PeerEvent]>>();
+
+before(async () => {
+  if (unavailable) return;
+  lab = await Lab.create({ sites: SITES });
+  const [primary, alternate] = lab.serverAddresses;
+  await new Peer(lab.spawn('server', tsx('tcp-stun-server.ts', primary!, alternate!)), 'server').next(['ready']);
+  const waves = [...new Set(PAIRS.map((pair) => pair.wave))];
+  for (const wave of waves) {
+    const inWave = PAIRS.filter((pair) => pair.wave === wave);
+    const settled = await Promise.allSettled(inWave.map((pair) => runPair(lab!, pair)));
+    inWave.forEach((pair, i) => results.set(pair.name, settled[i]!));
+  }
+  const rows = PAIRS.map((pair) => {
+    const outcome = results.get(pair.name)!;
+    const what = outcome.status === 'fulfilled' ? describe(outcome.value) : `harness error: ${String(outcome.reason).split('\n')[0]}`;
+    return `  ${pair.name.padEnd(44)} ${what}`;
+  });
+  process.stdout.write(`TCP punch in the lab (pair: initiator / responder method, ms from the synchronised start to a verified socket):\n${rows.join('\n')}\n`);
+});
+
+after(async () => {
+  await lab?.destroy();
+});
+
+for (const pair of PAIRS) {
+  const title = pair.methods
+    ? `${pair.name}: connects by ${pair.methods.join(' or ')} and moves 1 MiB each way intact`
+    : `${pair.name}: both sides fail with ERR_PUNCH_FAILED within the timeout`;
+  test(title, async (t) => {
+    if (unavailable) return t.skip(`needs root: ${unavailable}`);
+    const outcome = results.get(pair.name)!;
+    if (outcome.status === 'rejected') throw outcome.reason;
+    const [initiator, responder] = outcome.value;
+    if (pair.methods === null) {
+      for (const side of [initiator, responder]) {
+        assert.equal(side.event, 'error', JSON.stringify(side));
+        assert.equal(side.code, 'ERR_PUNCH_FAILED');
+        assert.ok(side.elapsedMs < PUNCH_TIMEOUT_MS + FAILURE_SLACK_MS, `failed after ${side.elapsedMs} ms`);
+      }
+      return;
+    }
+    for (const side of [initiator, responder]) {
+      assert.equal(side.event, 'done', JSON.stringify(side));
+      assert.ok(pair.methods.includes(side.method), `method ${side.method}`);
+      assert.equal(side.receivedBytes, TRANSFER_BYTES);
+    }
+    assert.equal(initiator.method, responder.method);
+    assert.equal(responder.receivedSha, initiator.sentSha);
+    assert.equal(initiator.receivedSha, responder.sentSha);
+  });
+}
