@@ -1,0 +1,11 @@
+export {
+  Peer, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_INCOMING_TIMEOUT_MS, DEFAULT_PROBE_TIMEOUT_MS, MAX_INCOMING_IN_PROGRESS,
+  type PeerRegisterOptions, type PeerComponents, type ConnectOptions, type PeerEvents,
+} from './peer.js';
+export { pathOf, type ConnectionPath, type DatagramConnection, type IncomingConnection } from './path.js';
+export { parseServerAddress, toServerAddress, type ServerAddress } from './server-address.js';
+export { establishPath, DEFAULT_RELAY_DEADLINE_MS, RELAY_MODES, type RelayMode, type PathChoice } from './paths/establish.js';
+export type { PathStrategy, PathContext, Established } from './paths/path-strategy.js';
+export { udpPath } from './paths/udp-path.js';
+export { tcpPath } from './paths/tcp-path.js';
+export { ProbeError, PeerClosedError, RelayUnavailableError } from './errors.js';

@@ -1,0 +1,39 @@
+import type net from 'node:net';
+import type { BrokerClient, Coordination } from '../../broker/index.js';
+import type { NatProfile } from '../../discovery/index.js';
+import type { Logger } from '../../observe/logger.js';
+import type { HostPort } from '../../stun/index.js';
+import type { UdpConnectionOptions } from '../../punch/udp/index.js';
+import type { DatagramConnection } from '../path.js';
+import type { UdpSocketPool } from '../udp-socket-pool.js';
+
+/** Everything a path strategy may use for one coordination. */
+export interface PathContext {
+  coordination: Coordination;
+  /** `performance.now()` time of the broker's synchronised start, taken when the coordination arrived. */
+  startAt: number;
+  broker: BrokerClient;
+  stunServer: HostPort;
+  profile: NatProfile;
+  /** This host's addresses offered to a peer behind the same NAT. */
+  hostAddresses: readonly string[];
+  udpSockets: UdpSocketPool;
+  udpConnection?: UdpConnectionOptions;
+  timeoutMs: number;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** A verified connection to the peer, as one strategy made it. */
+export type Established =
+  | { transport: 'tcp'; socket: net.Socket; method: string }
+  | { transport: 'udp'; connection: DatagramConnection; method: string };
+
+/**
+ * One way of reaching the peer. Implementations verify the peer (per-connection secret) before
+ * resolving, release everything they opened when they reject, and reject with typed errors.
+ */
+export interface PathStrategy {
+  readonly name: string;
+  establish(context: PathContext): Promise<Established>;
+}

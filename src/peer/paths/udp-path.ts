@@ -1,0 +1,42 @@
+import { punchUdp } from '../../punch/udp/index.js';
+import { normalizeCandidates, type Candidate } from '../../punch/candidates.js';
+import { punchCandidates } from '../candidates.js';
+import { remoteProfile } from '../remote-profile.js';
+import { signalChannel } from '../signal-channel.js';
+import type { Established, PathContext, PathStrategy } from './path-strategy.js';
+
+/**
+ * Direct UDP: the spare socket (its mapping already known) goes to the UDP punch engine with
+ * this host's candidates; the engine tells the peer about them through the broker, runs every
+ * strategy the two profiles allow (lan, punch, prediction, birthday) and verifies the winner.
+ */
+export const udpPath: PathStrategy = {
+  name: 'udp',
+  async establish(context: PathContext): Promise<Established> {
+    const { coordination } = context;
+    const { socket, mapped } = await context.udpSockets.take();
+    const port = socket.local().port;
+    const local: Candidate[] = normalizeCandidates([
+      ...context.hostAddresses.map((address): Candidate => ({ kind: 'host', address, port })),
+      { kind: 'srflx', address: mapped.address, port: mapped.port },
+    ]);
+    const profile = remoteProfile(coordination.peer.profile);
+    const connection = await punchUdp({
+      socket,
+      role: coordination.role,
+      connectionId: coordination.connectionId,
+      secret: coordination.secret,
+      local: { profile: context.profile, candidates: local },
+      remote: { candidates: punchCandidates(coordination.candidates), ...(profile ? { profile } : {}) },
+      startAt: context.startAt,
+      sameNat: coordination.sameNat,
+      signal: context.signal,
+      timeoutMs: context.timeoutMs,
+      signaling: signalChannel(context.broker, coordination.connectionId, context.logger),
+      stunServer: context.stunServer,
+      logger: context.logger,
+      ...(context.udpConnection ? { connection: context.udpConnection } : {}),
+    });
+    return { transport: 'udp', connection, method: connection.method };
+  },
+};
