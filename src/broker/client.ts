@@ -57,11 +57,11 @@ export interface Coordination {
   secret: Buffer;
   /** Delay from arrival to the first packet, computed by the broker from both RTTs. */
   startInMs: number;
-  /** `Date.now()` on this host at which to send the first packet. */
+  /** `performance.now()` on this host (monotonic) at which to send the first packet. */
   startAt: number;
   /** The broker's RTT estimate for this client. */
   rttMs: number;
-  /** `Date.now()` after which the broker forgets this connection (no more signals). */
+  /** `performance.now()` after which the broker forgets this connection (no more signals). */
   expiresAt: number;
   relay?: RelayInfo;
 }
@@ -191,6 +191,23 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   signal(connectionId: string, payload: unknown): void {
     if (!SignalPayload.safeParse(payload).success) throw new InvalidArgumentError('signal payload must be JSON, at most 2 KiB and 16 levels deep');
     this.#liveLink().send({ type: 'signal', connectionId, payload });
+  }
+
+  /**
+   * The signal channel of one coordination as a small object: `send` and a subscription that
+   * only sees this connection's signals (the shape the punch engines take).
+   */
+  channel(connectionId: string): { send(payload: object): void; onMessage(handler: (payload: object) => void): () => void } {
+    return {
+      send: (payload) => this.signal(connectionId, payload),
+      onMessage: (handler) => {
+        const listener = (event: SignalEvent): void => {
+          if (event.connectionId === connectionId && typeof event.payload === 'object' && event.payload !== null) handler(event.payload);
+        };
+        this.on('signal', listener);
+        return () => this.off('signal', listener);
+      },
+    };
   }
 
   /** Releases a coordination early and tells the broker how it ended (it logs outcomes). */
@@ -427,7 +444,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
 }
 
 function toCoordination(message: Extract<BrokerMessage, { type: 'coordinate' }>): Coordination {
-  const now = Date.now();
+  const now = performance.now();
   return {
     connectionId: message.connectionId,
     role: message.role,

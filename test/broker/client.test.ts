@@ -36,17 +36,19 @@ test('after a broker restart the client reconnects with backoff and re-registers
 test('after its connection drops, the client reclaims its id (reserved for it while dead) with its token', async () => {
   const broker = await startBroker({ host: '127.0.0.1', port: 0 });
   const proxy = await CuttableProxy.start(broker.port);
+  const a = await BrokerClient.connect({ host: '127.0.0.1', port: proxy.port, id: 'sticky', reconnectInitialDelayMs: 20, reconnectMaxDelayMs: 100 });
   try {
-    const a = await BrokerClient.connect({ host: '127.0.0.1', port: proxy.port, id: 'sticky', reconnectInitialDelayMs: 20 });
     const back = new Promise<{ reclaimed: boolean }>((resolve) => a.once('registered', resolve));
+    proxy.down = true;
     proxy.cutAll();
     await until(() => broker.query({ id: 'sticky' }).peers[0]!.state === 'dead');
     await assert.rejects(BrokerClient.connect({ host: '127.0.0.1', port: broker.port, id: 'sticky', reconnect: false }), { code: 'ERR_DUPLICATE_ID' });
+    proxy.down = false;
     assert.equal((await back).reclaimed, true);
     assert.equal(broker.counters.get('reclaims'), 1);
     assert.equal(broker.query({ id: 'sticky' }).peers[0]!.state, 'idle');
-    await a.close();
   } finally {
+    await a.close();
     await proxy.close();
     await broker.close();
   }
@@ -78,13 +80,16 @@ test('requestConnect honours its AbortSignal and timeout while the broker waits 
     mute.send({ type: 'register', id: 'slowpoke' });
     await mute.next();
     const a = await BrokerClient.connect({ host: '127.0.0.1', port: broker.port, id: 'impatient' });
-    await assert.rejects(a.requestConnect('slowpoke', { signal: AbortSignal.timeout(50) }), { code: 'ERR_ABORTED' });
-    await assert.rejects(a.requestConnect('slowpoke', { timeoutMs: 50 }), { code: 'ERR_TIMEOUT' });
-    // The late coordinations are released by the client, so the broker frees both peers.
-    await until(() => broker.query({ id: 'slowpoke' }).peers[0]!.state === 'idle', 5000);
-    assert.equal(broker.counters.get('outcomes-failed'), 2);
-    await a.close();
-    mute.close();
+    try {
+      await assert.rejects(a.requestConnect('slowpoke', { signal: AbortSignal.timeout(50) }), { code: 'ERR_ABORTED' });
+      await assert.rejects(a.requestConnect('slowpoke', { timeoutMs: 50 }), { code: 'ERR_TIMEOUT' });
+      // The late coordinations are released by the client, so the broker frees both peers.
+      await until(() => broker.query({ id: 'slowpoke' }).peers[0]!.state === 'idle', 5000);
+      assert.equal(broker.counters.get('outcomes-failed'), 2);
+    } finally {
+      await a.close();
+      mute.close();
+    }
   } finally {
     await broker.close();
   }

@@ -85,6 +85,8 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 export class CuttableProxy {
   readonly #server: net.Server;
   readonly #pairs = new Set<[net.Socket, net.Socket]>();
+  /** While true, new connections are dropped at once (the path is down). */
+  down = false;
 
   private constructor(server: net.Server) {
     this.#server = server;
@@ -94,6 +96,10 @@ export class CuttableProxy {
     const server = net.createServer();
     const proxy = new CuttableProxy(server);
     server.on('connection', (inbound) => {
+      if (proxy.down) {
+        inbound.destroy();
+        return;
+      }
       const outbound = net.connect({ host: '127.0.0.1', port: targetPort });
       const pair: [net.Socket, net.Socket] = [inbound, outbound];
       proxy.#pairs.add(pair);

@@ -81,7 +81,7 @@ test('a version mismatch gets ERR_VERSION and a close; a missing hello gets ERR_
 });
 
 test('states: busy during a coordination, idle after done, dead after missed heartbeats, purged later', async () => {
-  const server = await broker({ heartbeatIntervalMs: 100, missedHeartbeats: 2, purgeAfterMs: 300, sweepIntervalMs: 25 });
+  const server = await broker({ heartbeatIntervalMs: 150, missedHeartbeats: 3, purgeAfterMs: 300, sweepIntervalMs: 25 });
   const a = await client(server.port, 'a');
   const b = await client(server.port, 'b');
   const coordination = await a.requestConnect('b');
@@ -145,7 +145,7 @@ test('coordination: both peers get roles, one secret, candidates and a start tim
   assert.deepEqual(theirs.peer.profile, PROFILE);
   assert.equal(theirs.peer.id, 'ca');
   assert.ok(mine.startInMs >= 0 && theirs.startInMs >= 0);
-  assert.ok(mine.startAt >= Date.now() - 1000);
+  assert.ok(mine.startAt >= performance.now() - 1000 && mine.startAt <= performance.now() + 1000);
 
   const toC = new Promise<any>((resolve) => c.once('coordination', resolve));
   const same = await a.requestConnect('cc');
@@ -156,7 +156,7 @@ test('coordination: both peers get roles, one secret, candidates and a start tim
 });
 
 test('signals are relayed between the two peers of one connection only, and bounded', async () => {
-  const server = await broker({ maxSignalsPerCoordination: 3 });
+  const server = await broker({ maxSignalsPerCoordination: 4 });
   const a = await client(server.port, 'sa');
   const b = await client(server.port, 'sb');
   const outsider = await client(server.port, 'so');
@@ -170,13 +170,17 @@ test('signals are relayed between the two peers of one connection only, and boun
   const atA = new Promise<any>((resolve) => a.once('signal', resolve));
   b.signal(coordination.connectionId, 'ack');
   assert.equal((await atA).payload, 'ack');
+  const channel = b.channel(coordination.connectionId);
+  const viaChannel = new Promise<object>((resolve) => { const stop = channel.onMessage((payload) => { stop(); resolve(payload); }); });
+  a.channel(coordination.connectionId).send({ round: 1 });
+  assert.deepEqual(await viaChannel, { round: 1 });
   outsider.signal(coordination.connectionId, 'intrude');
   a.signal(coordination.connectionId, 3);
   a.signal(coordination.connectionId, 4);
   await until(() => brokerErrors.length === 2);
   assert.deepEqual(brokerErrors.map((error) => error.code).sort(), ['ERR_RATE_LIMIT', 'ERR_UNKNOWN_CONNECTION']);
   assert.throws(() => a.signal(coordination.connectionId, 'x'.repeat(3000)), { code: 'ERR_INVALID_ARGUMENT' });
-  assert.equal(server.counters.get('signals-relayed'), 3);
+  assert.equal(server.counters.get('signals-relayed'), 4);
 });
 
 test('bounds: oversize frames, garbage, floods and excess connections are refused cleanly; the broker keeps serving', async () => {
