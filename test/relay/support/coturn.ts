@@ -37,14 +37,14 @@ export async function freePort(): Promise<number> {
 
 export type CoturnAuth = { user: string; password: string; realm: string } | { secret: string; realm: string };
 
-export async function startCoturn(auth: CoturnAuth, extraArgs: string[] = []): Promise<Coturn> {
+export async function startCoturn(auth: CoturnAuth, extraArgs: string[] = [], relayPorts = 100): Promise<Coturn> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'ntcp-coturn-'));
   // A relay port range of its own per instance, so parallel test files do not collide.
   const minPort = 20_000 + Math.floor(Math.random() * 400) * 100;
   const args = [
     '-n', '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1',
-    `--min-port=${minPort}`, `--max-port=${minPort + 99}`, '--no-tls', '--no-dtls', '--no-cli',
+    `--min-port=${minPort}`, `--max-port=${minPort + relayPorts - 1}`, '--no-tls', '--no-dtls', '--no-cli',
     '--allow-loopback-peers', '--log-file=stdout', '--simple-log', `--pidfile=${join(dir, 'pid')}`,
     `--userdb=${join(dir, 'turndb')}`, `--realm=${auth.realm}`,
     ...('secret' in auth ? ['--use-auth-secret', `--static-auth-secret=${auth.secret}`] : ['--lt-cred-mech', `--user=${auth.user}:${auth.password}`]),

@@ -1,0 +1,240 @@
+// `npm run bench:relay`: throughput of one relayed TCP stream and of 100 concurrent ones through
+// the built-in relay (its own process) and through coturn (RFC 6062 TCP allocations), next to a
+// direct loopback TCP stream measured in the same run; then the relay's memory with 1,000 idle
+// relayed TCP sessions (2,000 attached sockets). Senders and receivers share this process in every
+// case, so the ratio compares the paths, not the clients. Direct and relayed runs alternate
+// BENCH_ROUNDS times and the best of each is kept, so a busy machine skews both alike.
+// The relay process runs the compiled dist/ (the npm script builds first).
+// Environment: BENCH_MIB (MiB per measurement, default 1024), BENCH_STREAMS (100), BENCH_IDLE (1000),
+// BENCH_ROUNDS (3).
+import net from 'node:net';
+import { fork } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { once } from 'node:events';
+import { attachTcp, TurnClient, type RelayEndpoints } from '../src/relay/index.js';
+import { coturnInstalled, startCoturn, type Coturn } from '../test/relay/support/coturn.js';
+
+const MIB = 1024 * 1024;
+const TOTAL_BYTES = Number(process.env.BENCH_MIB ?? 1024) * MIB;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 100);
+const IDLE_SESSIONS = Number(process.env.BENCH_IDLE ?? 1000);
+const CHUNK = Buffer.alloc(256 * 1024, 0x5a);
+const TARGET_RATIO = 0.8;
+const TARGET_IDLE_MIB = 100;
+
+type Pair = [sender: net.Socket, receiver: net.Socket];
+
+/** Tearing down a measured pair resets its other end; anything else is a real failure. */
+function expectResets(socket: net.Socket): net.Socket {
+  return socket.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') throw error;
+  });
+}
+
+/** Pushes `bytes` from each sender to its receiver (respecting backpressure); returns MiB/s overall. */
+async function measure(pairs: Pair[], bytesPerPair: number): Promise<number> {
+  const started = performance.now();
+  await Promise.all(pairs.map(([sender, receiver]) => transfer(sender, receiver, bytesPerPair)));
+  const seconds = (performance.now() - started) / 1000;
+  return (bytesPerPair * pairs.length) / MIB / seconds;
+}
+
+function transfer(sender: net.Socket, receiver: net.Socket, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let received = 0;
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received >= bytes) {
+        receiver.off('data', onData);
+        resolve();
+      }
+    };
+    receiver.on('data', onData);
+    receiver.once('error', reject);
+    sender.once('error', reject);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < bytes) {
+        const size = Math.min(CHUNK.length, bytes - sent);
+        sent += size;
+        if (!sender.write(size === CHUNK.length ? CHUNK : CHUNK.subarray(0, size))) {
+          sender.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+}
+
+async function directPairs(count: number): Promise<{ pairs: Pair[]; close(): void }> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer((socket) => accepted.push(expectResets(socket)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server.address() as net.AddressInfo).port;
+  const clients = await Promise.all(Array.from({ length: count }, async () => {
+    const socket = expectResets(net.connect(port, '127.0.0.1'));
+    await once(socket, 'connect');
+    return socket;
+  }));
+  while (accepted.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+  // accept order may differ from connect order: pair by the client's local port
+  const byPort = new Map(accepted.map((socket) => [socket.remotePort, socket]));
+  const pairs = clients.map((client) => [client, byPort.get(client.localPort)!] as Pair);
+  return { pairs, close: () => { for (const socket of [...clients, ...accepted]) socket.destroy(); server.close(); } };
+}
+
+function relayProcess() {
+  const child = fork(new URL('./relay-process.mjs', import.meta.url), { execArgv: ['--expose-gc'] });
+  const next = <T>(kind: string): Promise<T> => new Promise((resolve) => {
+    const onMessage = (message: { kind: string }) => {
+      if (message.kind !== kind) return;
+      child.off('message', onMessage);
+      resolve(message as T);
+    };
+    child.on('message', onMessage);
+  });
+  const ready = next<{ endpoints: RelayEndpoints }>('ready');
+  return {
+    ready,
+    async sessions(count: number): Promise<Array<[string, string]>> {
+      const reply = next<{ tokens: Array<[string, string]> }>('sessions');
+      child.send({ kind: 'sessions', count });
+      return (await reply).tokens;
+    },
+    async memory(): Promise<{ rss: number; heapUsed: number; external: number; sessions: number; active: number }> {
+      const reply = next<{ rss: number; heapUsed: number; external: number; sessions: number; active: number }>('memory');
+      child.send({ kind: 'memory' });
+      return reply;
+    },
+    async stop(): Promise<void> {
+      const exited = once(child, 'exit');
+      child.send({ kind: 'stop' });
+      await exited;
+    },
+  };
+}
+
+async function relayedPairs(relay: ReturnType<typeof relayProcess>, endpoints: RelayEndpoints, count: number): Promise<Pair[]> {
+  const tokens = await relay.sessions(count);
+  const pairs: Pair[] = [];
+  // In batches: thousands of simultaneous connects overflow the listen backlog.
+  for (let i = 0; i < tokens.length; i += 200) {
+    pairs.push(...(await Promise.all(tokens.slice(i, i + 200).map(async ([a, b]) => {
+      const attach = (token: string) => attachTcp({ host: endpoints.host, port: endpoints.tcpPort, token, timeoutMs: 30_000 });
+      return (await Promise.all([attach(a), attach(b)])).map(expectResets) as Pair;
+    }))));
+  }
+  return pairs;
+}
+
+async function coturnPairs(coturn: Coturn, count: number): Promise<{ pairs: Pair[]; close(): Promise<void> }> {
+  const accepted: net.Socket[] = [];
+  const peer = net.createServer((socket) => accepted.push(expectResets(socket)));
+  await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', () => resolve()));
+  const peerAddress = { address: '127.0.0.1', port: (peer.address() as net.AddressInfo).port };
+  const clients: TurnClient[] = [];
+  const pairs: Pair[] = [];
+  for (let i = 0; i < count; i++) {
+    const client = await TurnClient.connect({ server: { host: coturn.host, port: coturn.port }, transport: 'tcp', credentials: { username: 'bench', password: 'bench' } });
+    clients.push(client);
+    await client.allocate({ relayTransport: 'tcp' });
+    const before = accepted.length;
+    const socket = expectResets(await client.connect(peerAddress));
+    while (accepted.length === before) await new Promise((resolve) => setTimeout(resolve, 1));
+    pairs.push([socket, accepted[accepted.length - 1]!]);
+  }
+  return {
+    pairs,
+    async close() {
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
+      await Promise.all(clients.map((client) => client.close()));
+      peer.close();
+    },
+  };
+}
+
+function destroyAll(pairs: Pair[]): void {
+  for (const [a, b] of pairs) {
+    a.destroy();
+    b.destroy();
+  }
+}
+
+const format = (mibPerSecond: number) => `${mibPerSecond.toFixed(0).padStart(6)} MiB/s`;
+const rows: Array<[string, number, number]> = [];
+function report(label: string, single: number, many: number): void {
+  rows.push([label, single, many]);
+  console.log(`${label.padEnd(34)} 1 stream ${format(single)}   ${STREAMS} streams ${format(many)}`);
+}
+
+console.log(`bench:relay  ${TOTAL_BYTES / MIB} MiB per measurement, best of ${ROUNDS}, ${STREAMS} concurrent streams, ${IDLE_SESSIONS} idle sessions; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
+
+// Memory first, in a fresh relay process: idle relayed sessions (both peers attached, no traffic).
+const memoryRelay = relayProcess();
+const memoryEndpoints = (await memoryRelay.ready).endpoints;
+const baseline = await memoryRelay.memory();
+const idle = await relayedPairs(memoryRelay, memoryEndpoints, IDLE_SESSIONS);
+const loaded = await memoryRelay.memory();
+destroyAll(idle);
+await memoryRelay.stop();
+
+const relay = relayProcess();
+const { endpoints } = await relay.ready;
+const best = { directSingle: 0, directMany: 0, relaySingle: 0, relayMany: 0 };
+for (let round = 0; round < ROUNDS; round++) {
+  const direct1 = await directPairs(1);
+  best.directSingle = Math.max(best.directSingle, await measure(direct1.pairs, TOTAL_BYTES));
+  direct1.close();
+  const relay1 = await relayedPairs(relay, endpoints, 1);
+  best.relaySingle = Math.max(best.relaySingle, await measure(relay1, TOTAL_BYTES));
+  destroyAll(relay1);
+  const directN = await directPairs(STREAMS);
+  best.directMany = Math.max(best.directMany, await measure(directN.pairs, Math.floor(TOTAL_BYTES / STREAMS)));
+  directN.close();
+  const relayN = await relayedPairs(relay, endpoints, STREAMS);
+  best.relayMany = Math.max(best.relayMany, await measure(relayN, Math.floor(TOTAL_BYTES / STREAMS)));
+  destroyAll(relayN);
+}
+await relay.stop();
+const { directSingle, directMany, relaySingle, relayMany } = best;
+report('direct loopback TCP (reference)', directSingle, directMany);
+report('built-in relay (TCP)', relaySingle, relayMany);
+
+// coturn, RFC 6062 TCP allocations.
+let coturnFigures: [number, number] | undefined;
+if (coturnInstalled()) {
+  const coturn = await startCoturn({ user: 'bench', password: 'bench', realm: 'bench' }, ['--no-udp-relay'], 4 * STREAMS);
+  try {
+    const one = await coturnPairs(coturn, 1);
+    let single = 0;
+    for (let round = 0; round < ROUNDS; round++) single = Math.max(single, await measure(one.pairs, TOTAL_BYTES));
+    await one.close();
+    const many = await coturnPairs(coturn, STREAMS);
+    let manyRate = 0;
+    for (let round = 0; round < ROUNDS; round++) manyRate = Math.max(manyRate, await measure(many.pairs, Math.floor(TOTAL_BYTES / STREAMS)));
+    await many.close();
+    coturnFigures = [single, manyRate];
+    report('coturn 4.6 TCP allocation', single, manyRate);
+  } finally {
+    await coturn.stop();
+  }
+} else {
+  console.log('coturn                             SKIPPED: turnserver is not installed');
+}
+
+const rssDelta = loaded.rss - baseline.rss;
+console.log('');
+console.log(`ratio built-in relay / direct      1 stream ${(relaySingle / directSingle).toFixed(2)}   ${STREAMS} streams ${(relayMany / directMany).toFixed(2)}   (target >= ${TARGET_RATIO} for 1 stream: ${relaySingle / directSingle >= TARGET_RATIO ? 'met' : 'NOT met'})`);
+if (coturnFigures) {
+  console.log(`ratio coturn / direct              1 stream ${(coturnFigures[0] / directSingle).toFixed(2)}   ${STREAMS} streams ${(coturnFigures[1] / directMany).toFixed(2)}`);
+  console.log(`ratio built-in relay / coturn      1 stream ${(relaySingle / coturnFigures[0]).toFixed(2)}   ${STREAMS} streams ${(relayMany / coturnFigures[1]).toFixed(2)}`);
+}
+console.log(`idle sessions: ${loaded.active} active relayed sessions (${loaded.active * 2} sockets) in a fresh relay process`);
+console.log(`  relay RSS ${(baseline.rss / MIB).toFixed(1)} MiB -> ${(loaded.rss / MIB).toFixed(1)} MiB (+${(rssDelta / MIB).toFixed(1)} MiB), heap +${((loaded.heapUsed - baseline.heapUsed) / MIB).toFixed(1)} MiB`);
+console.log(`  per session: ${(rssDelta / IDLE_SESSIONS / 1024).toFixed(1)} KiB RSS, ${((loaded.heapUsed - baseline.heapUsed) / IDLE_SESSIONS / 1024).toFixed(1)} KiB heap`);
+console.log(`  whole relay process with ${IDLE_SESSIONS} idle sessions: ${(loaded.rss / MIB).toFixed(1)} MiB (target < ${TARGET_IDLE_MIB} MiB: ${loaded.rss / MIB < TARGET_IDLE_MIB ? 'met' : 'NOT met'})`);
