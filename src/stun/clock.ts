@@ -15,6 +15,51 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/**
+ * Reads its underlying clock once per `resolutionMs` (refreshed by a timer) instead of per call:
+ * a clock read costs ~0.3 us on some VMs, too much for a per-packet rate limiter.
+ */
+export class CoarseClock implements Clock {
+  readonly #inner: Clock;
+  readonly #resolutionMs: number;
+  #now: number;
+  #timer: unknown;
+
+  /** @param resolutionMs how stale `now()` may be. @default 10 */
+  constructor(inner: Clock = systemClock, resolutionMs = 10) {
+    this.#inner = inner;
+    this.#resolutionMs = resolutionMs;
+    this.#now = inner.now();
+    this.#refresh();
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    return this.#inner.setTimeout(callback, ms);
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#inner.clearTimeout(handle);
+  }
+
+  /** Stops the refresh timer. */
+  stop(): void {
+    this.#inner.clearTimeout(this.#timer);
+  }
+
+  #refresh(): void {
+    this.#timer = this.#inner.setTimeout(() => {
+      this.#now = this.#inner.now();
+      this.#refresh();
+    }, this.#resolutionMs);
+    // a refresh timer alone must not keep the process alive
+    (this.#timer as { unref?: () => void } | undefined)?.unref?.();
+  }
+}
+
 /** A clock that only moves when told to: `advance(ms)` fires due timers in time order. */
 export class ManualClock implements Clock {
   #now = 0;

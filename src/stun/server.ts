@@ -14,7 +14,7 @@ import { Counters } from '../observe/counters.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { familyOf, formatAddress, transportAddress } from './addresses.js';
 import { BindingHandler, type BindingDecision, type EndpointIndex } from './binding-handler.js';
-import { systemClock, type Clock } from './clock.js';
+import { CoarseClock, systemClock, type Clock } from './clock.js';
 import { StunFramingError } from './errors.js';
 import { BindingFastPath } from './fast-path.js';
 import { DEFAULT_MAX_FRAME_BYTES, StunFrameDecoder } from './framing.js';
@@ -96,6 +96,31 @@ export interface StunServer {
 
 const PORT_PICK_ATTEMPTS = 8;
 
+/** Counters whose two per-datagram entries are plain fields: a Map update per packet is measurable. */
+class StunServerCounters extends Counters<StunServerCounter> {
+  udpReceived = 0;
+  udpResponses = 0;
+
+  override increment(name: StunServerCounter, by = 1): void {
+    if (name === 'udp.received') this.udpReceived += by;
+    else if (name === 'udp.responses') this.udpResponses += by;
+    else super.increment(name, by);
+  }
+
+  override get(name: StunServerCounter): number {
+    if (name === 'udp.received') return this.udpReceived;
+    if (name === 'udp.responses') return this.udpResponses;
+    return super.get(name);
+  }
+
+  override snapshot(): Record<string, number> {
+    const hot: Record<string, number> = {};
+    if (this.udpReceived > 0) hot['udp.received'] = this.udpReceived;
+    if (this.udpResponses > 0) hot['udp.responses'] = this.udpResponses;
+    return { ...hot, ...super.snapshot() };
+  }
+}
+
 function endpointIndexes(addressCount: number): EndpointIndex[] {
   const indexes: EndpointIndex[] = [];
   for (let ip = 0; ip < addressCount; ip++) for (const port of [0, 1] as const) indexes.push({ ip: ip as 0 | 1, port });
@@ -131,11 +156,12 @@ function listenTcp(server: net.Server, address: string, port: number, exclusive:
 }
 
 class StunServerImpl implements StunServer {
-  readonly counters = new Counters<StunServerCounter>();
+  readonly counters = new StunServerCounters();
   readonly #udp: Array<dgram.Socket | undefined> = [];
   readonly #tcp: net.Server[] = [];
   readonly #connections = new Set<net.Socket>();
   readonly #limiter: RateLimiter | undefined;
+  readonly #clock: CoarseClock | undefined;
   readonly #logger: Logger;
   readonly #limits: Required<Pick<StunServerLimits, 'maxTcpConnections' | 'tcpIdleTimeoutMs' | 'maxFrameBytes' | 'maxTcpWriteQueueBytes'>>;
   #handler!: BindingHandler;
@@ -151,9 +177,10 @@ class StunServerImpl implements StunServer {
     const limits = options.limits ?? {};
     const rate = limits.ratePerSecond ?? 200;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'stun-server' });
-    this.#limiter = Number.isFinite(rate)
-      ? new RateLimiter({ ratePerSecond: rate, burst: limits.rateBurst, maxSources: limits.maxTrackedSources }, options.clock ?? systemClock)
-      : undefined;
+    if (Number.isFinite(rate)) {
+      this.#clock = new CoarseClock(options.clock ?? systemClock);
+      this.#limiter = new RateLimiter({ ratePerSecond: rate, burst: limits.rateBurst, maxSources: limits.maxTrackedSources }, this.#clock);
+    }
     this.#limits = {
       maxTcpConnections: limits.maxTcpConnections ?? 1024,
       tcpIdleTimeoutMs: limits.tcpIdleTimeoutMs ?? 30_000,
@@ -183,6 +210,9 @@ class StunServerImpl implements StunServer {
       throw new InvalidArgumentError('primary and alternate addresses must be of the same family');
     }
     const requested: [number, number] = [options.port ?? DEFAULT_STUN_PORT, options.altPort ?? DEFAULT_STUN_ALT_PORT];
+    if (requested[0] === requested[1] && requested[0] !== 0) {
+      throw new InvalidArgumentError(`port and altPort must differ (both ${requested[0]})`);
+    }
     const pickFree = requested[0] === 0 || requested[1] === 0;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -257,7 +287,7 @@ class StunServerImpl implements StunServer {
   }
 
   #onDatagram(socket: dgram.Socket, bytes: Buffer, rinfo: dgram.RemoteInfo, at: EndpointIndex): void {
-    this.counters.increment('udp.received');
+    this.counters.udpReceived++;
     if (this.#limiter !== undefined && !this.#limiter.allow(rinfo.address)) {
       this.counters.increment('dropped.rate-limited');
       return;
@@ -266,7 +296,7 @@ class StunServerImpl implements StunServer {
     if (fast !== undefined) {
       // no callback: dgram then tries a synchronous send (uv_udp_try_send) instead of queueing a request
       socket.send(fast, rinfo.port, rinfo.address);
-      this.counters.increment('udp.responses');
+      this.counters.udpResponses++;
       return;
     }
     const decision = this.#handler.handle(bytes, transportAddress(rinfo.address, rinfo.port), at, 'udp');
@@ -350,6 +380,7 @@ class StunServerImpl implements StunServer {
   }
 
   async close(): Promise<void> {
+    this.#clock?.stop();
     for (const socket of this.#connections) socket.destroy();
     this.#connections.clear();
     const closing: Array<Promise<void>> = [];
