@@ -13,6 +13,7 @@ import { planLab } from '../src/lab/topology.js';
 const runsArgument = process.argv.indexOf('--runs');
 const RUNS = runsArgument === -1 ? 5 : Number(process.argv[runsArgument + 1]);
 const DELAY_MS = 20;
+const JITTER_MS = 10;
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -71,7 +72,12 @@ async function main(): Promise<void> {
   process.stdout.write(`  lab.destroy           ${median(destroy).toFixed(1)} ms\n`);
   process.stdout.write(`  reference, one ip process per command: ${reference.toFixed(1)} ms  -> batching is ${(reference / ours).toFixed(2)}x faster\n`);
 
-  const shaped = await Lab.create({ delayMs: DELAY_MS });
+  await measureShaped(ours, { delayMs: DELAY_MS });
+  await measureShaped(ours, { delayMs: DELAY_MS, jitterMs: JITTER_MS });
+}
+
+async function measureShaped(plainMs: number, shape: { delayMs: number; jitterMs?: number }): Promise<void> {
+  const shaped = await Lab.create(shape);
   const agents = await Promise.all(['server', 'a1'].map((host) => ProbeAgent.start(shaped, host)));
   try {
     const [server, a1] = agents as [ProbeAgent, ProbeAgent];
@@ -82,8 +88,9 @@ async function main(): Promise<void> {
       if (warm.rtts.length === 3) break;
     }
     const { rtts } = await a1.request<{ rtts: number[] }>({ op: 'udp-rtt', target, count: 50, intervalMs: 5, timeoutMs: 200 });
-    process.stdout.write(`shaped two-site lab (delay ${DELAY_MS} ms): built in ${shaped.buildMs.toFixed(1)} ms (${(shaped.buildMs / ours).toFixed(2)}x the plain lab)\n`);
-    process.stdout.write(`  UDP echo a1 -> server: median RTT ${median(rtts).toFixed(2)} ms, min ${Math.min(...rtts).toFixed(2)} ms, ${rtts.length}/50 answered (configured ${DELAY_MS} ms; ratio ${(median(rtts) / DELAY_MS).toFixed(3)})\n`);
+    const label = `delay ${shape.delayMs} ms${shape.jitterMs ? `, jitter ${shape.jitterMs} ms` : ''}`;
+    process.stdout.write(`shaped two-site lab (${label}): built in ${shaped.buildMs.toFixed(1)} ms (${(shaped.buildMs / plainMs).toFixed(2)}x the plain lab)\n`);
+    process.stdout.write(`  UDP echo a1 -> server: RTT median ${median(rtts).toFixed(2)} ms, min ${Math.min(...rtts).toFixed(2)}, max ${Math.max(...rtts).toFixed(2)}, ${rtts.length}/50 answered (median / configured ${(median(rtts) / shape.delayMs).toFixed(3)})\n`);
   } finally {
     await Promise.all(agents.map((agent) => agent.close()));
     await shaped.destroy();

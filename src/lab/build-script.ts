@@ -74,16 +74,17 @@ const FIRST_VETH_INDEX = 1000;
 const READY_TIMEOUT_S = 5;
 
 /**
- * Waits until every lab device has its carrier and is active. The kernel's link watcher turns a
- * veth's carrier on (and replaces the dropping `noop` qdisc) asynchronously, rate limited
- * machine-wide: up to 1 s when many namespaces come up at once. Without this wait the first
- * packets of a fresh lab (its first ARP requests) can vanish.
+ * Waits until every link has its carrier and every bridge port forwards. The kernel's link
+ * watcher turns a veth's carrier on asynchronously, rate limited machine-wide (up to 1 s when
+ * many namespaces come up at once); until then the first packets of a fresh lab (its first ARP
+ * requests) vanish. Every link has one end on a bridge, so the bridges' port lists tell all.
  */
-function waitUntilActive(namespaces: readonly string[]): string[] {
+function waitUntilActive(plan: LabPlan): string[] {
+  const bridged = [plan.internet, ...plan.sites.flatMap((site) => (site.lan ? [site.lan] : []))].map((network) => network.namespace);
   return [
     `deadline=$((SECONDS + ${READY_TIMEOUT_S}))`,
-    `while for ns in ${namespaces.join(' ')}; do ip -n "$ns" -o link show up; bridge -n "$ns" link show; done | grep -qE 'NO-CARRIER|qdisc noop|state (DOWN|LOWERLAYERDOWN|disabled|blocking|listening|learning)'; do`,
-    `  if [ "$SECONDS" -ge "$deadline" ]; then echo 'lab devices still inactive after ${READY_TIMEOUT_S} s' >&2; exit 1; fi`,
+    `while for ns in ${bridged.join(' ')}; do bridge -n "$ns" link show; done | grep -qE 'NO-CARRIER|state (disabled|blocking|listening|learning)'; do`,
+    `  if [ "$SECONDS" -ge "$deadline" ]; then echo 'lab links still down after ${READY_TIMEOUT_S} s' >&2; exit 1; fi`,
     '  sleep 0.01',
     'done',
   ];
@@ -111,7 +112,7 @@ export function buildScript(plan: LabPlan, options: BuildScriptOptions): string 
     'set -euo pipefail',
     heredoc('ip -batch -', rootBatch),
     ...parallel([...perNamespace, ...routers]),
-    ...(plan.links.some((link) => isShaped(link.shape)) ? [] : waitUntilActive(namespaces)),
+    ...(plan.links.some((link) => isShaped(link.shape)) ? [] : waitUntilActive(plan)),
   ].join('\n') + '\n';
 }
 
@@ -120,7 +121,7 @@ export function shapedLinkScript(plan: LabPlan): string {
   const shaped = plan.links.filter((link) => isShaped(link.shape));
   const namespaces = [...new Set(shaped.flatMap((link) => [link.up.namespace, link.down.namespace]))];
   const blocks = namespaces.map((ns) => heredoc(`ip -n ${ns} -batch -`, linkCommands(plan, ns, true)));
-  return ['set -euo pipefail', ...parallel(blocks), ...waitUntilActive(plan.hosts.map((host) => host.namespace))].join('\n') + '\n';
+  return ['set -euo pipefail', ...parallel(blocks), ...waitUntilActive(plan)].join('\n') + '\n';
 }
 
 /** Deletes the namespaces (links and rules go with them); keeps going past missing ones. */
