@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { createLogger } from '../../observe/logger.js';
 import { DEFAULT_STUN_ALT_PORT, DEFAULT_STUN_PORT, formatAddress, startStunServer, type StunServer } from '../../stun/index.js';
 import { DEFAULT_BROKER_PORT, startBroker, type Broker } from '../../broker/index.js';
+import { DEFAULT_RELAY_PORT, startRelay, type Relay } from '../../relay/index.js';
 
 function port(text: string): number {
   const value = Number(text);
@@ -24,6 +25,8 @@ interface Flags {
   brokerPort: number;
   maxPeers?: number;
   queryToken?: string;
+  relay: boolean;
+  relayPort: number;
   json?: boolean;
 }
 
@@ -42,6 +45,8 @@ export function register(program: Command): void {
     .option('--broker-port <n>', 'broker TCP port', port, DEFAULT_BROKER_PORT)
     .option('--max-peers <n>', 'broker connection limit (default 50000)', positiveInteger)
     .option('--query-token <secret>', 'require this token for management queries')
+    .option('--relay-port <n>', 'built-in relay port (TCP and UDP)', port, DEFAULT_RELAY_PORT)
+    .option('--no-relay', 'do not run the built-in relay (peers then have no relay fallback)')
     .option('--json', 'one JSON line per log event')
     .action(async (flags: Flags) => {
       const logger = createLogger({ json: flags.json, bindings: { component: 'server' } });
@@ -51,23 +56,28 @@ export function register(program: Command): void {
       });
       let stun: StunServer | undefined;
       let broker: Broker | undefined;
+      let relay: Relay | undefined;
       try {
         stun = await startStunServer({ host: flags.host, altHost: flags.altHost, port: flags.port, altPort: flags.altPort, logger });
+        if (flags.relay) relay = await startRelay({ host: flags.host, tcpPort: flags.relayPort, udpPort: flags.relayPort }, { logger });
         broker = await startBroker({
           host: flags.host, port: flags.brokerPort, logger,
+          ...(relay === undefined ? {} : { relayRegistry: relay }),
           ...(flags.maxPeers === undefined ? {} : { maxConnections: flags.maxPeers }),
           ...(flags.queryToken === undefined ? {} : { queryToken: flags.queryToken }),
         });
         logger.info({
           stun: { udp: stun.endpoints.udp.map(formatAddress), tcp: stun.endpoints.tcp.map(formatAddress), rfc5780: stun.endpoints.fullRfc5780 },
           broker: formatAddress({ address: flags.host, port: broker.port }),
+          relay: relay ? { tcp: formatAddress({ address: flags.host, port: relay.endpoints.tcpPort }), udp: formatAddress({ address: flags.host, port: relay.endpoints.udpPort }) } : 'off',
         }, 'ready');
         const signal = await stopping;
         logger.info({ signal }, 'shutting down');
       } finally {
         await broker?.close();
+        await relay?.close();
         await stun?.close();
       }
-      logger.info({ stun: stun.counters.snapshot(), broker: broker.counters.snapshot() }, 'stopped');
+      logger.info({ stun: stun.counters.snapshot(), broker: broker.counters.snapshot(), ...(relay ? { relay: relay.counters.snapshot() } : {}) }, 'stopped');
     });
 }
