@@ -39,3 +39,13 @@ export {
   type PeerRegisterOptions, type PeerComponents, type ConnectOptions, type PeerEvents, type ConnectionPath, type DatagramConnection,
   type IncomingConnection, type ServerAddress, type RelayMode, type PathChoice, type PathStrategy, type PathContext, type Established,
 } from './peer/index.js';
+export {
+  startRelay, Relay, DEFAULT_RELAY_PORT, DEFAULT_RELAY_LIMITS, attachTcp, attachUdp, RelayUdpChannel, AttachStatus, RelayAttachError,
+  RelayCapacityError, RelayClosedError, TurnClient, turnRestCredentials, TurnErrorResponse, TurnAuthError, TurnClosedError,
+  TurnProtocolError, TurnMethod, TurnAttributeType, TransportProtocol, ChannelNumber, Lifetime, XorPeerAddress, Data,
+  XorRelayedAddress, RequestedAddressFamily, AdditionalAddressFamily, EvenPort, RequestedTransport, DontFragment, ReservationToken,
+  ConnectionId, AddressErrorCode, Icmp,
+  type RelayOptions, type RelayComponents, type RelayEndpoints, type RelaySessionGrant, type RelayLimits, type AttachTcpOptions,
+  type AttachUdpOptions, type AttachUdpComponents, type RelayUdpChannelEvents, type TurnClientOptions, type TurnClientComponents,
+  type AllocateOptions, type TurnAllocation, type TurnClientEvents, type TurnServerAddress, type TurnCredentials,
+} from './relay/index.js';
