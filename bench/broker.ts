@@ -156,7 +156,11 @@ async function main(): Promise<void> {
   const counts = broker.query({ limit: 1 }).counts;
   const held = counts.idle + counts.busy;
 
+  // The broker is the only busy thing in this process now: its CPU time per coordination gives
+  // the capacity of one core, independent of how much CPU the load generators took.
+  const cpuBefore = process.cpuUsage();
   const coordination = await Promise.all(workers.map((worker) => ask(worker, { cmd: 'coordinate', seconds: SECONDS, pairs: PAIRS_PER_WORKER })));
+  const cpu = process.cpuUsage(cpuBefore);
   const coordinated = coordination.reduce((sum, r) => sum + r.completed, 0);
   const incoming = coordination.reduce((sum, r) => sum + r.incoming, 0);
   const connectErrors = coordination.reduce((sum, r) => sum + r.errors, 0);
@@ -176,11 +180,13 @@ async function main(): Promise<void> {
   console.log(`  reference: bare TCP server   heap +${(bareHeap / MIB).toFixed(1)} MiB, RSS +${(bareRss / MIB).toFixed(1)} MiB for ${bareHeld} idle connections (${perPeer(bareHeap, bareHeld)} heap, ${perPeer(bareRss, bareHeld)} RSS each; connected in ${bareConnectSeconds.toFixed(1)} s)`);
   console.log(`  ratio broker / bare          ${(brokerRss / bareRss).toFixed(2)}x RSS per connection; 100k peers would take ~${((brokerRss / held) * 100_000 / MIB).toFixed(0)} MiB RSS (target < 1024)`);
   console.log(`coordinated connects           ${coordinationRate.toFixed(0)}/s (${coordinated} in ${coordinationSeconds.toFixed(1)} s, ${WORKERS * PAIRS_PER_WORKER} pairs in closed loop, ${incoming} responder events, ${connectErrors} errors; target 2000/s)`);
+  const cpuPerCoordinationUs = (cpu.user + cpu.system) / coordinated;
+  console.log(`  broker CPU per coordination  ${cpuPerCoordinationUs.toFixed(0)} us (user+system, heartbeats included) = ${(1e6 / cpuPerCoordinationUs).toFixed(0)}/s per fully used core`);
   console.log(`  reference: bare frame echo   ${echoRate.toFixed(0)} round trips/s with the same concurrency and frame sizes`);
   console.log(`  ratio broker / echo          ${(coordinationRate / echoRate).toFixed(2)} (a coordination is 1 request + 2 coordination frames + 1 done, plus validation and scheduling)`);
   console.log(JSON.stringify({
     bench: 'broker', peers: held, heapBytesPerPeer: Math.round(brokerHeap / held), rssBytesPerPeer: Math.round(brokerRss / held),
-    bareRssBytesPerConnection: Math.round(bareRss / bareHeld), coordinationsPerSecond: Math.round(coordinationRate), echoRoundTripsPerSecond: Math.round(echoRate),
+    bareRssBytesPerConnection: Math.round(bareRss / bareHeld), coordinationsPerSecond: Math.round(coordinationRate), brokerCpuUsPerCoordination: Math.round(cpuPerCoordinationUs), echoRoundTripsPerSecond: Math.round(echoRate),
   }));
 
   await Promise.all(workers.map((worker) => { worker.send({ cmd: 'exit' }); return once(worker, 'exit'); }));

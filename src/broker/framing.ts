@@ -3,7 +3,23 @@ import { BadMessageError, FrameTooLargeError } from './errors.js';
 
 /** One frame: a 4-byte big-endian body length, then the message as UTF-8 JSON. */
 export function encodeFrame(message: object): Buffer {
-  const json = JSON.stringify(message);
+  return frameOf(JSON.stringify(message));
+}
+
+/**
+ * Stands in a message for JSON that is already encoded (a stored profile), so it is spliced in
+ * as text instead of being parsed and encoded again. No field the broker sends may contain
+ * control characters except this marker (ids and addresses are validated), and the first
+ * occurrence is replaced, which is the first field of that value in key order.
+ */
+export const RAW_JSON = '\u0000raw-json\u0000';
+const RAW_JSON_ENCODED = JSON.stringify(RAW_JSON);
+
+export function encodeFrameWithRawJson(message: object, rawJson: string): Buffer {
+  return frameOf(JSON.stringify(message).replace(RAW_JSON_ENCODED, () => rawJson));
+}
+
+function frameOf(json: string): Buffer {
   const length = Buffer.byteLength(json, 'utf8');
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
   frame.writeUInt32BE(length, 0);

@@ -13,7 +13,7 @@ import {
   BadMessageError, BrokerError, BusyError, DuplicateIdError, InvalidIdError, LimitError, MatchError,
   NotRegisteredError, RateLimitError, UnauthorizedError, UnknownConnectionError, VersionError,
 } from './errors.js';
-import { parseFrameBody, encodeFrame } from './framing.js';
+import { encodeFrame, encodeFrameWithRawJson, parseFrameBody, RAW_JSON } from './framing.js';
 import { PeerRecord, Session } from './peer-record.js';
 import { planStart, type PathDelay } from './schedule.js';
 import { reflexiveCandidates } from './candidates.js';
@@ -571,12 +571,12 @@ class BrokerServer implements Broker {
       type: 'coordinate', ...common, role: 'responder', peer: peerView(initiator), candidates: candidatesOf(initiator, sameNat),
       startInMs: plan.responderStartInMs, rttMs: pathDelay(responder).rttMs,
       ...(relay ? { relay: { id: relay.id, token: relay.tokens[1], endpoints: relay.endpoints } } : {}),
-    });
+    }, initiator.profileJson);
     this.#send(session, {
       type: 'coordinate', ...common, requestId: message.requestId, role: 'initiator', peer: peerView(responder),
       candidates: candidatesOf(responder, sameNat), startInMs: plan.initiatorStartInMs, rttMs: pathDelay(initiator).rttMs,
       ...(relay ? { relay: { id: relay.id, token: relay.tokens[0], endpoints: relay.endpoints } } : {}),
-    });
+    }, responder.profileJson);
     this.counters.increment('coordinations');
     this.#logger.info({
       connectionId: coordination.id, initiator: initiator.id, responder: responder.id, transport: coordination.transport,
@@ -670,7 +670,8 @@ class BrokerServer implements Broker {
 
   // ---- output ----------------------------------------------------------------------------
 
-  #send(session: Session, message: BrokerMessage): void {
+  /** `rawProfile`: the JSON text that replaces a RAW_JSON marker in the message (see peerView). */
+  #send(session: Session, message: BrokerMessage, rawProfile?: string | null): void {
     if (session.socket.destroyed) return;
     if (session.socket.writableLength > this.#options.maxWriteBufferBytes) {
       this.counters.increment('slow-consumers-closed');
@@ -678,7 +679,7 @@ class BrokerServer implements Broker {
       session.socket.destroy();
       return;
     }
-    session.socket.write(encodeFrame(message));
+    session.socket.write(typeof rawProfile === 'string' ? encodeFrameWithRawJson(message, rawProfile) : encodeFrame(message));
   }
 
   /** Tells the client why, then closes: bad input never takes the broker down. */
@@ -734,11 +735,12 @@ function pathDelay(record: PeerRecord): PathDelay {
   return { rttMs: Math.round(record.rtt.srttMs * 10) / 10, rttVarMs: record.rtt.rttVarMs };
 }
 
+/** The stored profile text is spliced into the frame by #send instead of being parsed again. */
 function peerView(record: PeerRecord) {
   return {
     id: record.id,
     observed: record.observed,
-    profile: record.profileJson === null ? null : (JSON.parse(record.profileJson) as Record<string, unknown>),
+    profile: record.profileJson === null ? null : (RAW_JSON as unknown as Record<string, unknown>),
     transports: record.transports,
   };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientMessage, jsonDepthWithin, MAX_ID_BYTES, peerIdProblem } from '../../src/broker/protocol.js';
-import { encodeFrame, FrameDecoder } from '../../src/broker/framing.js';
+import { encodeFrame, encodeFrameWithRawJson, FrameDecoder, RAW_JSON } from '../../src/broker/framing.js';
 import { planStart, RttEstimator } from '../../src/broker/schedule.js';
 import { reflexiveCandidates } from '../../src/broker/candidates.js';
 import { errorFromReply, MatchError } from '../../src/broker/errors.js';
@@ -50,6 +50,15 @@ test('frames survive arbitrary splitting and an oversize header is refused befor
   header.writeUInt32BE(1025);
   assert.throws(() => new FrameDecoder(1024).push(header), { code: 'ERR_FRAME_TOO_LARGE' });
   assert.throws(() => new FrameDecoder(1024).push(Buffer.alloc(4)), { code: 'ERR_BAD_MESSAGE' });
+});
+
+test('a stored profile is spliced into a frame verbatim, whatever characters it holds', () => {
+  const profile = { note: 'costs $& and $1 and "quotes"', nested: { list: [1, 'two'] } };
+  const frame = encodeFrameWithRawJson({ type: 'coordinate', peer: { id: 'x', profile: RAW_JSON }, relay: { endpoints: RAW_JSON } }, JSON.stringify(profile));
+  const [body] = new FrameDecoder(1024).push(frame);
+  const decoded = JSON.parse(body!.toString());
+  assert.deepEqual(decoded.peer.profile, profile);
+  assert.equal(decoded.relay.endpoints, RAW_JSON, 'only the first marker is replaced');
 });
 
 test('synchronised start: both sides start at the same broker-relative moment', () => {
