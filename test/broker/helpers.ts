@@ -92,7 +92,8 @@ export class CuttableProxy {
     this.#server = server;
   }
 
-  static async start(targetPort: number): Promise<CuttableProxy> {
+  /** `delayMs`: each chunk is held this long in each direction (a longer path to the broker). */
+  static async start(targetPort: number, delayMs = 0): Promise<CuttableProxy> {
     const server = net.createServer();
     const proxy = new CuttableProxy(server);
     server.on('connection', (inbound) => {
@@ -111,7 +112,15 @@ export class CuttableProxy {
           outbound.destroy();
         });
       }
-      inbound.pipe(outbound).pipe(inbound);
+      if (delayMs === 0) {
+        inbound.pipe(outbound).pipe(inbound);
+        return;
+      }
+      const forward = (from: net.Socket, to: net.Socket): void => {
+        from.on('data', (chunk: Buffer) => setTimeout(() => to.write(chunk), delayMs));
+      };
+      forward(inbound, outbound);
+      forward(outbound, inbound);
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type Broker, type BrokerOptions } from '../../src/broker/server.js';
 import { BrokerClient } from '../../src/broker/client.js';
-import { RawConnection, until } from './helpers.js';
+import { CuttableProxy, RawConnection, until } from './helpers.js';
 
 const brokers: Broker[] = [];
 const clients: BrokerClient[] = [];
@@ -153,6 +153,25 @@ test('coordination: both peers get roles, one secret, candidates and a start tim
   assert.deepEqual(same.candidates[0], { source: 'private', address: '192.168.1.11' });
   assert.deepEqual((await toC).candidates[0], { source: 'private', address: '192.168.1.10', port: 5000 });
   assert.notEqual(same.secret.toString('hex'), mine.secret.toString('hex'));
+});
+
+test('synchronised start: the broker measures each RTT and both peers start at the same broker-relative moment', async () => {
+  const server = await broker();
+  const far = await CuttableProxy.start(server.port, 40);
+  try {
+    const a = await client(far.port, 'far');
+    const b = await client(server.port, 'near');
+    const atB = new Promise<any>((resolve) => b.once('coordination', resolve));
+    const mine = await a.requestConnect('near');
+    const theirs = await atB;
+    assert.ok(mine.rttMs >= 80, `the far peer's RTT includes 2 x 40 ms (${mine.rttMs})`);
+    assert.ok(theirs.rttMs < mine.rttMs);
+    // D = startIn + RTT/2 is the same for both sides (the broker rounds to 0.1 ms).
+    assert.ok(Math.abs((mine.startInMs + mine.rttMs / 2) - (theirs.startInMs + theirs.rttMs / 2)) <= 0.2);
+    assert.ok(theirs.startInMs > mine.startInMs, 'the near peer waits for the far one');
+  } finally {
+    await far.close();
+  }
 });
 
 test('signals are relayed between the two peers of one connection only, and bounded', async () => {
