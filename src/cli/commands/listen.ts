@@ -1,0 +1,70 @@
+import type { Command } from 'commander';
+import { Peer, type IncomingConnection } from '../../peer/index.js';
+import { EXIT_FAILURE, EXIT_OK } from '../output.js';
+import { flushed, port, positiveMs, serverOption, relayOption, Reporter, tcpSession, udpSession, type PeerFlags } from '../peer-session.js';
+
+interface ListenFlags extends PeerFlags {
+  keep?: boolean;
+}
+
+/** One incoming connection as a netcat session; true when it ended cleanly. */
+async function serve(incoming: IncomingConnection, reporter: Reporter): Promise<boolean> {
+  reporter.connected(incoming.path);
+  const session = incoming.transport === 'tcp'
+    ? tcpSession(incoming.socket, process.stdin, process.stdout)
+    : udpSession(incoming.connection, process.stdin, process.stdout);
+  const result = await session;
+  await flushed(process.stdout);
+  reporter.closed(result);
+  return true;
+}
+
+/**
+ * `ntcp listen`: XInit + XListen. Registers, waits for a peer to connect (over TCP, or UDP with
+ * --udp), then copies stdin to the peer and the peer to stdout; --keep serves one connection
+ * after another.
+ */
+export function register(program: Command): void {
+  program
+    .command('listen')
+    .description('register an id with `ntcp server` and wait for a peer to connect (netcat-like)')
+    .requiredOption('--server <host[:port]>', 'the server: HOST (broker 8123, STUN 3478) or HOST:BROKER_PORT')
+    .requiredOption('--id <id>', 'the id to register (at most 64 bytes)')
+    .option('--udp', 'accept UDP connections (default: TCP)')
+    .option('--keep', 'serve connections one after another instead of exiting after the first')
+    .option('--relay <mode>', 'auto | never | force (default auto)', relayOption)
+    .option('--stun-port <n>', 'the server\'s STUN port (default 3478)', port)
+    .option('--probe-timeout <ms>', 'per-probe deadline of NAT discovery (default 1000)', positiveMs)
+    .option('--json', 'progress as one JSON object per line on stderr')
+    .action(async (flags: ListenFlags) => {
+      const reporter = new Reporter(flags.json === true);
+      const transport = flags.udp ? 'udp' : 'tcp';
+      const peer = await Peer.register({
+        server: serverOption(flags), id: flags.id, transports: [transport],
+        ...(flags.probeTimeout ? { probeTimeoutMs: flags.probeTimeout } : {}),
+        ...(flags.relay ? { relay: flags.relay } : {}),
+      });
+      const stop = (): void => void peer.close().finally(() => process.exit(EXIT_FAILURE));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let exitCode = EXIT_OK;
+      try {
+        peer.on('incoming-error', ({ peerId, error }) => reporter.incomingFailed(peerId, error));
+        peer.on('disconnected', () => reporter.reconnecting());
+        peer.on('registered', () => reporter.reregistered());
+        reporter.registered(peer, flags.server);
+        reporter.waiting(transport);
+        for await (const incoming of peer) {
+          const clean = await serve(incoming, reporter).catch((error: unknown) => {
+            reporter.incomingFailed(incoming.path.peerId, error);
+            return false;
+          });
+          if (!clean) exitCode = EXIT_FAILURE;
+          if (!flags.keep) break;
+        }
+      } finally {
+        await peer.close();
+      }
+      process.exit(exitCode);
+    });
+}
