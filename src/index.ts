@@ -40,7 +40,7 @@ export {
   type IncomingConnection, type ServerAddress, type RelayMode, type PathChoice, type PathStrategy, type PathContext, type Established,
 } from './peer/index.js';
 export {
-  startRelay, Relay, DEFAULT_RELAY_PORT, DEFAULT_RELAY_LIMITS, attachTcp, attachUdp, RelayUdpChannel, AttachStatus, RelayAttachError,
+  startRelay, Relay, DEFAULT_RELAY_PORT, DEFAULT_RELAY_LIMITS, parseRelayEndpoints, attachTcp, attachUdp, RelayUdpChannel, AttachStatus, RelayAttachError,
   RelayCapacityError, RelayClosedError, TurnClient, turnRestCredentials, TurnErrorResponse, TurnAuthError, TurnClosedError,
   TurnProtocolError, TurnMethod, TurnAttributeType, TransportProtocol, ChannelNumber, Lifetime, XorPeerAddress, Data,
   XorRelayedAddress, RequestedAddressFamily, AdditionalAddressFamily, EvenPort, RequestedTransport, DontFragment, ReservationToken,

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import type { TransportAddress } from '../codec/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { AttachStatus, RelayAttachError } from './errors.js';
@@ -20,6 +21,8 @@ export interface AttachUdpOptions {
   retransmitMs?: number;
   /** A keepalive goes out when nothing was sent for this long (holds NAT mappings and the session). @default 15000 */
   keepaliveMs?: number;
+  /** Path MTU toward the relay; bounds `maxDatagramSize`. @default 1280 */
+  pathMtu?: number;
 }
 
 export interface AttachUdpComponents {
@@ -29,19 +32,28 @@ export interface AttachUdpComponents {
 
 const DEFAULT_RETRANSMIT_MS = 250;
 const DEFAULT_KEEPALIVE_MS = 15_000;
+const DEFAULT_PATH_MTU = 1280;
+const IPV4_HEADER_LENGTH = 20;
+const IPV6_HEADER_LENGTH = 40;
+const UDP_HEADER_LENGTH = 8;
 
 export interface RelayUdpChannelEvents {
   message: [payload: Buffer];
   /** `remote`: the relay ended the session (the other peer left, idle timeout, relay shutdown). */
-  close: [reason: 'local' | 'remote'];
+  close: [event: { reason: 'local' | 'remote' }];
 }
 
 /**
  * One peer's end of a relayed UDP session: `send` a datagram to the other peer, 'message' for
- * theirs, `close` to end the session for both. Keepalives run while it is open.
+ * theirs, `close` to end the session for both. Keepalives run while it is open. It has the shape
+ * of the peer layer's DatagramConnection (`remote` is the relay: the peer's address stays hidden).
  */
 export class RelayUdpChannel extends EventEmitter<RelayUdpChannelEvents> {
   readonly relay: { host: string; port: number };
+  readonly local: TransportAddress;
+  readonly remote: TransportAddress;
+  /** Largest payload `send` accepts: the path MTU less IP, UDP and the relay's one-byte header. */
+  readonly maxDatagramSize: number;
   readonly #socket: dgram.Socket;
   readonly #ownsSocket: boolean;
   readonly #token: string;
@@ -51,8 +63,13 @@ export class RelayUdpChannel extends EventEmitter<RelayUdpChannelEvents> {
   #lastSent = Date.now();
   #closed = false;
 
-  constructor(parts: { socket: dgram.Socket; ownsSocket: boolean; relay: { host: string; port: number }; token: string; keepaliveMs: number; logger: Logger; relayAddress: string }) {
+  constructor(parts: { socket: dgram.Socket; ownsSocket: boolean; relay: { host: string; port: number }; token: string; keepaliveMs: number; pathMtu: number; logger: Logger; relayAddress: string }) {
     super();
+    const { address, port, family } = parts.socket.address();
+    this.local = { address, port, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
+    this.remote = { address: parts.relayAddress, port: parts.relay.port, family: parts.relayAddress.includes(':') ? 'IPv6' : 'IPv4' };
+    const ipHeader = this.remote.family === 'IPv6' ? IPV6_HEADER_LENGTH : IPV4_HEADER_LENGTH;
+    this.maxDatagramSize = parts.pathMtu - ipHeader - UDP_HEADER_LENGTH - UDP_DATA_HEADER.length;
     this.#socket = parts.socket;
     this.#ownsSocket = parts.ownsSocket;
     this.relay = parts.relay;
@@ -77,6 +94,9 @@ export class RelayUdpChannel extends EventEmitter<RelayUdpChannelEvents> {
 
   send(payload: Buffer | Uint8Array): void {
     if (this.#closed) throw new InvalidArgumentError('relay UDP channel is closed');
+    if (payload.length > this.maxDatagramSize) {
+      throw new InvalidArgumentError(`datagram of ${payload.length} bytes exceeds maxDatagramSize ${this.maxDatagramSize}`);
+    }
     this.#transmit([UDP_DATA_HEADER, payload]);
   }
 
@@ -98,7 +118,7 @@ export class RelayUdpChannel extends EventEmitter<RelayUdpChannelEvents> {
     clearInterval(this.#keepalive);
     this.#socket.off('message', this.#onMessage);
     if (this.#ownsSocket) this.#socket.close();
-    this.emit('close', reason);
+    this.emit('close', { reason });
   }
 
   #transmit(bytes: Buffer | Array<Buffer | Uint8Array>): void {
@@ -161,7 +181,7 @@ export async function attachUdp(options: AttachUdpOptions, components: AttachUdp
   }
   return new RelayUdpChannel({
     socket, ownsSocket, relay, token: options.token, relayAddress,
-    keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, logger: components.logger ?? silentLogger,
+    keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, pathMtu: options.pathMtu ?? DEFAULT_PATH_MTU, logger: components.logger ?? silentLogger,
   });
 }
 

@@ -57,7 +57,7 @@ test('closing one end tells the other the session is over', async () => {
     const { channels: [a, b] } = await pair(relay);
     const closedB = once(b, 'close');
     await a.close();
-    assert.deepEqual(await closedB, ['remote']);
+    assert.deepEqual(await closedB, [{ reason: 'remote' }]);
     assert.equal(relay.sessionCount, 0);
   });
 });
@@ -148,7 +148,7 @@ test('an idle UDP session is ended and both peers are told', async () => {
     const { tokens, endpoints } = await relay.createSession();
     const attach = (token: string) => attachUdp({ host: endpoints.host, port: endpoints.udpPort, token, timeoutMs: 5000, keepaliveMs: 60_000 });
     const [a, b] = await Promise.all([attach(tokens[0]), attach(tokens[1])]);
-    assert.deepEqual(await Promise.all([once(a, 'close'), once(b, 'close')]), [['remote'], ['remote']]);
+    assert.deepEqual(await Promise.all([once(a, 'close'), once(b, 'close')]), [[{ reason: 'remote' }], [{ reason: 'remote' }]]);
     assert.equal(relay.counters.get('sessions_ended_idle'), 1);
   });
 });
@@ -161,6 +161,15 @@ test('keepalives hold an otherwise silent session open', async () => {
     await new Promise((resolve) => setTimeout(resolve, 800));
     assert.equal(relay.sessionCount, 1);
     assert.ok(!a.closed && !b.closed);
+    await closeSession(a, b);
+  });
+});
+
+test('a datagram larger than maxDatagramSize is refused before it is sent', async () => {
+  await withRelay({}, async (relay) => {
+    const { channels: [a, b] } = await pair(relay);
+    assert.equal(a.maxDatagramSize, 1280 - 20 - 8 - 1);
+    assert.throws(() => a.send(Buffer.alloc(a.maxDatagramSize + 1)), { code: 'ERR_INVALID_ARGUMENT' });
     await closeSession(a, b);
   });
 });

@@ -88,3 +88,10 @@ test('an active session with no traffic for idleTimeoutMs is swept', () => {
   table.sweep();
   assert.deepEqual(ended, ['idle']);
 });
+
+test('relay endpoints from the broker are checked before use', async () => {
+  const { parseRelayEndpoints } = await import('../../src/relay/index.js');
+  assert.deepEqual(parseRelayEndpoints({ host: '192.0.2.1', tcpPort: 3480, udpPort: 3480, extra: 1 }), { host: '192.0.2.1', tcpPort: 3480, udpPort: 3480 });
+  assert.throws(() => parseRelayEndpoints({ host: '192.0.2.1', tcpPort: 70000, udpPort: 1 }), { code: 'ERR_INVALID_ARGUMENT' });
+  assert.throws(() => parseRelayEndpoints('relay'), { code: 'ERR_INVALID_ARGUMENT' });
+});

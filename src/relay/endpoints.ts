@@ -1,0 +1,21 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { RelayEndpoints } from './relay-server.js';
+
+function isPort(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0xffff;
+}
+
+/**
+ * Checks relay endpoints that arrived from elsewhere (the broker's coordination carries them as
+ * plain JSON) before a client dials them.
+ */
+export function parseRelayEndpoints(value: unknown): RelayEndpoints {
+  const candidate = value as Partial<RelayEndpoints> | null;
+  if (
+    typeof candidate !== 'object' || candidate === null || typeof candidate.host !== 'string' || candidate.host.length === 0 ||
+    !isPort(candidate.tcpPort) || !isPort(candidate.udpPort)
+  ) {
+    throw new InvalidArgumentError(`relay endpoints must be { host, tcpPort, udpPort }, got ${JSON.stringify(value)}`);
+  }
+  return { host: candidate.host, tcpPort: candidate.tcpPort, udpPort: candidate.udpPort };
+}
