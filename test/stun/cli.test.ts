@@ -49,8 +49,8 @@ test('`ntcp stun` against a silent port fails with ERR_TIMEOUT and exit code 1',
   );
 });
 
-test('`ntcp demo` queries its own STUN server over UDP and TCP and exits 0', async () => {
-  const { stdout } = await run(CLI[0], [...CLI.slice(1), 'demo'], { timeout: 30_000 });
+test('`ntcp demo --loopback` queries its own STUN server over UDP and TCP and exits 0', async () => {
+  const { stdout } = await run(CLI[0], [...CLI.slice(1), 'demo', '--loopback'], { timeout: 30_000 });
   assert.match(stdout, /over UDP the server sees us as 127\.0\.0\.1:\d+/);
   assert.match(stdout, /over TCP the server sees us as 127\.0\.0\.1:\d+/);
   assert.match(stdout, /replied from 127\.0\.0\.2:\d+/);
