@@ -39,7 +39,7 @@ export type FilteringClass = 'lenient' | 'strict';
 export const BIRTHDAY_SOCKETS = 256;
 export const BIRTHDAY_PROBES = 2048;
 /** Successive birthday attempts (fresh port samples) before the budget is spent. */
-export const BIRTHDAY_MAX_ROUNDS = 2;
+export const BIRTHDAY_MAX_ROUNDS = 3;
 
 /** Predicted ports announced by a sequential side whose peer can probe many ports for free (EIM). */
 export const PREDICTION_WINDOW_CONE_PEER = 4;

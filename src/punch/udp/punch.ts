@@ -8,7 +8,7 @@ import { FULL_PORT_RANGE, predictPorts, samplePorts, type PortRange } from '../p
 import { UdpConnection, type UdpConnectionOptions, type UdpMethod } from './connection.js';
 import { UdpPunchFailedError, type UdpPunchAttempt } from './errors.js';
 import { planUdp, type PunchProfile, type UdpPlan, type UdpStrategy } from './planner.js';
-import { lateCandidates, MAX_LATE_CANDIDATES, parseLateCandidates, type SignalChannel } from './signaling.js';
+import { birthdayReady, isBirthdayReady, lateCandidates, MAX_LATE_CANDIDATES, parseLateCandidates, type SignalChannel } from './signaling.js';
 import { Verifier } from './verify.js';
 import { decodeFrame, FrameType, type Frame, type PunchRole } from './wire.js';
 
@@ -141,6 +141,8 @@ class UdpPunch {
   readonly #ownRounds = new Map<number, SocketEntry>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #predict: Extract<UdpStrategy, { kind: 'predict' }> | undefined;
+  /** The probing side of the birthday technique: budget left and when the last round began. */
+  #birthday: { probes: number; roundsLeft: number; lastRoundAt: number | undefined } | undefined;
   #selected: VerifiedPath | undefined;
   #unsubscribe: (() => void) | undefined;
   #onAbort: (() => void) | undefined;
@@ -281,6 +283,7 @@ class UdpPunch {
 
   #onSignal(payload: object): void {
     if (this.#settled) return;
+    if (isBirthdayReady(payload, this.#options.connectionId)) return this.#onBirthdayReady();
     const message = parseLateCandidates(payload, this.#options.connectionId);
     if (message === undefined) return;
     this.#logger.debug({ round: message.round, candidates: message.candidates }, 'udp late candidates received');
@@ -338,23 +341,43 @@ class UdpPunch {
         this.#addTarget(entry, srflx, 'udp-birthday', BIRTHDAY_PACING);
       }
     }
+    if (!this.#settled) this.#options.signaling?.send(birthdayReady(this.#options.connectionId));
   }
 
-  /** The endpoint-independent side: probes random ports of the symmetric side's public address. */
+  /**
+   * The endpoint-independent side: probes random ports of the symmetric side's public address,
+   * one sample of `probes` ports per round, at the start and then every BIRTHDAY_ROUND_INTERVAL_MS.
+   */
   #sprayBirthdayRounds(probes: number, rounds: number): void {
-    const range = this.#options.birthdayPortRange ?? FULL_PORT_RANGE;
-    for (let round = 0; round < rounds; round++) {
-      this.#at(this.#startAt + round * BIRTHDAY_ROUND_INTERVAL_MS, () => {
-        // Read at each round: the peer's srflx may have arrived late through signaling.
-        const address = this.#remoteSrflx.find((c) => c.kind === 'srflx')?.address;
-        if (address === undefined) {
-          this.#logger.warn({ round }, 'birthday round skipped: no server-reflexive candidate of the peer yet');
-          return;
-        }
-        const ports = samplePorts(probes, range, this.#random).filter((port) => !this.#sprayed.has(candidateKey({ address, port })));
-        this.#sprayBatch(address, ports, 0);
-      });
+    this.#birthday = { probes, roundsLeft: rounds, lastRoundAt: undefined };
+    for (let round = 0; round < rounds; round++) this.#at(this.#startAt + round * BIRTHDAY_ROUND_INTERVAL_MS, () => this.#birthdayRound());
+  }
+
+  /**
+   * The peer's sockets opened after our last round began (its start was late): that round probed
+   * ports no mapping could hold yet, so spend the next round now instead of waiting.
+   */
+  #onBirthdayReady(): void {
+    const lastRoundAt = this.#birthday?.lastRoundAt;
+    if (lastRoundAt === undefined) return;
+    this.#logger.debug({ sinceLastRoundMs: Math.round(performance.now() - lastRoundAt) }, 'birthday sockets of the peer ready after our round began');
+    this.#birthdayRound();
+  }
+
+  #birthdayRound(): void {
+    const birthday = this.#birthday;
+    if (birthday === undefined || birthday.roundsLeft <= 0) return;
+    // Read at each round: the peer's srflx may have arrived late through signaling.
+    const address = this.#remoteSrflx.find((c) => c.kind === 'srflx')?.address;
+    if (address === undefined) {
+      this.#logger.warn({}, 'birthday round skipped: no server-reflexive candidate of the peer yet');
+      return;
     }
+    birthday.roundsLeft -= 1;
+    birthday.lastRoundAt = performance.now();
+    const range = this.#options.birthdayPortRange ?? FULL_PORT_RANGE;
+    const ports = samplePorts(birthday.probes, range, this.#random).filter((port) => !this.#sprayed.has(candidateKey({ address, port })));
+    this.#sprayBatch(address, ports, 0);
   }
 
   #sprayBatch(address: string, ports: number[], from: number): void {

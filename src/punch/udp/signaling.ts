@@ -44,3 +44,16 @@ export function parseLateCandidates(payload: unknown, connectionId: string): Lat
     candidates: candidates.map(({ kind, address, port }) => ({ kind, address, port })),
   };
 }
+
+/** The birthday side's sockets are open: probes sent from now on can find them. */
+export const BIRTHDAY_READY_TYPE = 'ntcp/udp-birthday-ready';
+
+export function birthdayReady(connectionId: string): { type: typeof BIRTHDAY_READY_TYPE; connectionId: string } {
+  return { type: BIRTHDAY_READY_TYPE, connectionId };
+}
+
+export function isBirthdayReady(payload: unknown, connectionId: string): boolean {
+  if (typeof payload !== 'object' || payload === null) return false;
+  const message = payload as Record<string, unknown>;
+  return message.type === BIRTHDAY_READY_TYPE && message.connectionId === connectionId;
+}
