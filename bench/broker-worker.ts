@@ -51,13 +51,14 @@ async function register(command: Extract<WorkerCommand, { cmd: 'register' }>): P
 }
 
 /** Closed loop per pair: connect request -> coordination (both sides) -> done. */
-async function coordinate(command: Extract<WorkerCommand, { cmd: 'coordinate' }>): Promise<{ completed: number; incoming: number; errors: number; seconds: number }> {
+async function coordinate(command: Extract<WorkerCommand, { cmd: 'coordinate' }>): Promise<{ completed: number; incoming: number; errors: number; seconds: number; cpuUs: number }> {
   let incoming = 0;
   const onIncoming = (): void => { incoming += 1; };
   const pairs = Math.min(command.pairs, Math.floor(clients.length / 2));
   for (let i = 0; i < pairs; i++) clients[2 * i + 1]!.on('coordination', onIncoming);
   let completed = 0;
   let errors = 0;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + command.seconds * 1000;
   await Promise.all(Array.from({ length: pairs }, async (_, i) => {
@@ -74,8 +75,9 @@ async function coordinate(command: Extract<WorkerCommand, { cmd: 'coordinate' }>
     }
   }));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   for (let i = 0; i < pairs; i++) clients[2 * i + 1]!.off('coordination', onIncoming);
-  return { completed, incoming, errors, seconds };
+  return { completed, incoming, errors, seconds, cpuUs: cpu.user + cpu.system };
 }
 
 /** The reference: the same request frame echoed by a bare framed TCP server, closed loop. */

@@ -181,12 +181,14 @@ async function main(): Promise<void> {
   console.log(`  ratio broker / bare          ${(brokerRss / bareRss).toFixed(2)}x RSS per connection; 100k peers would take ~${((brokerRss / held) * 100_000 / MIB).toFixed(0)} MiB RSS (target < 1024)`);
   console.log(`coordinated connects           ${coordinationRate.toFixed(0)}/s (${coordinated} in ${coordinationSeconds.toFixed(1)} s, ${WORKERS * PAIRS_PER_WORKER} pairs in closed loop, ${incoming} responder events, ${connectErrors} errors; target 2000/s)`);
   const cpuPerCoordinationUs = (cpu.user + cpu.system) / coordinated;
+  const clientCpuPerCoordinationUs = coordination.reduce((sum, r) => sum + r.cpuUs, 0) / coordinated;
   console.log(`  broker CPU per coordination  ${cpuPerCoordinationUs.toFixed(0)} us (user+system, heartbeats included) = ${(1e6 / cpuPerCoordinationUs).toFixed(0)}/s per fully used core`);
+  console.log(`  client CPU per coordination  ${clientCpuPerCoordinationUs.toFixed(0)} us (both BrokerClients, in the load generators: they share this machine's cores with the broker)`);
   console.log(`  reference: bare frame echo   ${echoRate.toFixed(0)} round trips/s with the same concurrency and frame sizes`);
   console.log(`  ratio broker / echo          ${(coordinationRate / echoRate).toFixed(2)} (a coordination is 1 request + 2 coordination frames + 1 done, plus validation and scheduling)`);
   console.log(JSON.stringify({
     bench: 'broker', peers: held, heapBytesPerPeer: Math.round(brokerHeap / held), rssBytesPerPeer: Math.round(brokerRss / held),
-    bareRssBytesPerConnection: Math.round(bareRss / bareHeld), coordinationsPerSecond: Math.round(coordinationRate), brokerCpuUsPerCoordination: Math.round(cpuPerCoordinationUs), echoRoundTripsPerSecond: Math.round(echoRate),
+    bareRssBytesPerConnection: Math.round(bareRss / bareHeld), coordinationsPerSecond: Math.round(coordinationRate), brokerCpuUsPerCoordination: Math.round(cpuPerCoordinationUs), clientCpuUsPerCoordination: Math.round(clientCpuPerCoordinationUs), echoRoundTripsPerSecond: Math.round(echoRate),
   }));
 
   await Promise.all(workers.map((worker) => { worker.send({ cmd: 'exit' }); return once(worker, 'exit'); }));
