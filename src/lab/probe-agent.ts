@@ -28,6 +28,8 @@ export type AgentCommand =
   | { id: number; op: 'tcp-filter'; port: number; target: Endpoint; connectBackFrom: string[]; waitMs: number }
   /** Binds a UDP port and reports the datagrams that arrive within `waitMs`. */
   | { id: number; op: 'udp-listen'; port: number; waitMs: number }
+  /** Listens on a TCP port and reports the connections accepted within `waitMs`. */
+  | { id: number; op: 'tcp-listen'; port: number; waitMs: number }
   /** Sends `count` datagrams from `port` to `target`. */
   | { id: number; op: 'udp-send'; port: number; target: Endpoint; count: number }
   /** UDP round trips to an echo service: round-trip times in ms of the answers that came back. */
@@ -291,6 +293,22 @@ async function udpListen(port: number, waitMs: number): Promise<object> {
   return { received };
 }
 
+async function tcpListen(port: number, waitMs: number): Promise<object> {
+  const accepted: Endpoint[] = [];
+  const server = net.createServer((incoming) => {
+    accepted.push({ address: incoming.remoteAddress!.replace(/^::ffff:/, ''), port: incoming.remotePort! });
+    incoming.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: '0.0.0.0', port }, () => resolve());
+  });
+  write({ listening: port });
+  await delay(waitMs);
+  server.close();
+  return { accepted };
+}
+
 async function udpSend(port: number, target: Endpoint, count: number): Promise<object> {
   const socket = await bindUdp(port);
   for (let i = 0; i < count; i++) {
@@ -347,6 +365,8 @@ async function handle(command: AgentCommand): Promise<object> {
       return tcpFilter(command.port, command.target, command.connectBackFrom, command.waitMs);
     case 'udp-listen':
       return udpListen(command.port, command.waitMs);
+    case 'tcp-listen':
+      return tcpListen(command.port, command.waitMs);
     case 'udp-send':
       return udpSend(command.port, command.target, command.count);
     case 'udp-rtt':

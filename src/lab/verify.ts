@@ -39,7 +39,8 @@ export const ECHO_PORTS = [7101, 7102] as const;
 /** Local ports the probes use, one block per site so runs in parallel never share a port. */
 const PROBE_PORT_BASE = 41000;
 const PROBE_PORTS_PER_SITE = 20;
-const UDP_TIMEOUT_MS = 1000;
+/** Generous: it only costs time when an answer is really missing, and CI machines are busy. */
+const ANSWER_TIMEOUT_MS = 3000;
 const WAIT_MS = 400;
 /** A port no mapping uses: unsolicited SYNs go there. */
 const UNMAPPED_PORT = 9;
@@ -85,12 +86,12 @@ async function behaviourRows(ctx: Context, site: PlannedSite, host: string, port
 
   // UDP and TCP run side by side: the NATs keep one port counter per transport.
   const udp = async () => {
-    const udpMap = await agent.request<MapResult>({ op: 'udp-map', port: portBase, targets: ctx.targets, timeoutMs: UDP_TIMEOUT_MS });
+    const udpMap = await agent.request<MapResult>({ op: 'udp-map', port: portBase, targets: ctx.targets, timeoutMs: ANSWER_TIMEOUT_MS });
     const udpFilter = await agent.request<{ arrived: [boolean, boolean] }>({ op: 'udp-filter', port: portBase + 1, target: a1p1, replyFrom: [a1p2, a2p1], waitMs: WAIT_MS });
     return row(`${host} udp`, expected, classifyMapping(localAddress, udpMap.local, udpMap.observed), classifyFiltering(udpFilter.arrived[0], udpFilter.arrived[1], behindNat), publicAddress);
   };
   const tcp = async () => {
-    const tcpMap = await agent.request<MapResult>({ op: 'tcp-map', port: portBase + 2, targets: ctx.targets, timeoutMs: UDP_TIMEOUT_MS });
+    const tcpMap = await agent.request<MapResult>({ op: 'tcp-map', port: portBase + 2, targets: ctx.targets, timeoutMs: ANSWER_TIMEOUT_MS });
     const tcpFilter = await agent.request<{ results?: Array<{ accepted: boolean; outcome: string }> }>({ op: 'tcp-filter', port: portBase + 3, target: a1p1, connectBackFrom: [a1p1.address, a2p1.address], waitMs: WAIT_MS });
     // The server's connect succeeds only if the NAT let the SYN through to the host's listener.
     const reached = (result?: { accepted: boolean; outcome: string }) => !!result && (result.accepted || result.outcome === 'connected');
@@ -115,7 +116,7 @@ function row(subject: string, expected: ExpectedBehaviour, mapping: ReturnType<t
 async function sameNatRow(ctx: Context, site: PlannedSite, portBase: number): Promise<VerifyRow> {
   const [first, second] = site.hosts as [string, string];
   const [target] = ctx.targets as [Endpoint];
-  const seen = await Promise.all([first, second].map((host, i) => ctx.agents.get(host)!.request<{ observed: Array<ObservedEndpoint | null> }>({ op: 'udp-map', port: portBase + 4 + i, targets: [target], timeoutMs: UDP_TIMEOUT_MS })));
+  const seen = await Promise.all([first, second].map((host, i) => ctx.agents.get(host)!.request<{ observed: Array<ObservedEndpoint | null> }>({ op: 'udp-map', port: portBase + 4 + i, targets: [target], timeoutMs: ANSWER_TIMEOUT_MS })));
   const publics = seen.map((s) => s.observed[0]?.address ?? null);
   const received = await deliver(ctx, first, second, { address: ctx.lab.address(second), port: portBase + 6 }, portBase + 7);
   const problems: string[] = [];
@@ -130,20 +131,36 @@ async function sameNatRow(ctx: Context, site: PlannedSite, portBase: number): Pr
   };
 }
 
-/** Hairpinning: a host reaches its neighbour through the neighbour's public mapping. */
-async function hairpinRow(ctx: Context, site: PlannedSite, portBase: number): Promise<VerifyRow> {
+/** Hairpinning: a host reaches its neighbour through the neighbour's public mapping, over UDP and TCP. */
+async function hairpinRows(ctx: Context, site: PlannedSite, portBase: number): Promise<VerifyRow[]> {
   const [first, second] = site.hosts as [string, string];
   const [target] = ctx.targets as [Endpoint];
-  const listenPort = portBase + 8;
-  const mapped = await ctx.agents.get(second)!.request<{ observed: Array<ObservedEndpoint | null> }>({ op: 'udp-map', port: listenPort, targets: [target], timeoutMs: UDP_TIMEOUT_MS });
-  const publicEndpoint = mapped.observed[0];
   const hairpin = site.nat?.hairpin ?? false;
   const expected = hairpin ? `arrives from ${ctx.lab.publicAddress(site.name)}` : 'nothing arrives';
-  if (!publicEndpoint) return { subject: `${site.name} hairpin`, expected, observed: 'no mapping', ok: false, problems: ['no mapping'] };
-  const received = await deliver(ctx, first, second, publicEndpoint, portBase + 9, listenPort);
-  const observed = received ? `arrives from ${received.address}` : 'nothing arrives';
-  const ok = observed === expected;
-  return { subject: `${site.name} hairpin ${hairpin ? 'on' : 'off'}`, expected, observed, ok, problems: ok ? [] : [`${observed}, expected ${expected}`] };
+  const result = (transport: string, mapped: ObservedEndpoint | null | undefined, received: () => Promise<ObservedEndpoint | null>) => async (): Promise<VerifyRow> => {
+    const subject = `${site.name} ${transport} hairpin ${hairpin ? 'on' : 'off'}`;
+    if (!mapped) return { subject, expected, observed: 'no mapping', ok: false, problems: ['no mapping'] };
+    const from = await received();
+    const observed = from ? `arrives from ${from.address}` : 'nothing arrives';
+    const ok = observed === expected;
+    return { subject, expected, observed, ok, problems: ok ? [] : [`${observed}, expected ${expected}`] };
+  };
+
+  const udpPort = portBase + 8;
+  const udpMapped = await ctx.agents.get(second)!.request<MapResult>({ op: 'udp-map', port: udpPort, targets: [target], timeoutMs: ANSWER_TIMEOUT_MS });
+  const udp = await result('udp', udpMapped.observed[0], () => deliver(ctx, first, second, udpMapped.observed[0]!, portBase + 9, udpPort))();
+
+  const tcpPort = portBase + 10;
+  const tcpMapped = await ctx.agents.get(second)!.request<MapResult>({ op: 'tcp-map', port: tcpPort, targets: [target], timeoutMs: ANSWER_TIMEOUT_MS });
+  const tcp = await result('tcp', tcpMapped.observed[0], async () => {
+    let attempt: Promise<unknown> = Promise.resolve();
+    const heard = await ctx.agents.get(second)!.request<{ accepted: ObservedEndpoint[] }>({ op: 'tcp-listen', port: tcpPort, waitMs: WAIT_MS * 2 }, (event) => {
+      if (event.listening) attempt = ctx.agents.get(first)!.request({ op: 'tcp-connect', target: tcpMapped.observed[0]!, port: portBase + 11, timeoutMs: WAIT_MS });
+    });
+    await attempt;
+    return heard.accepted[0] ?? null;
+  })();
+  return [udp, tcp];
 }
 
 /** `from` sends datagrams to `to`; `listener` listens on `listenPort`; returns the source seen. */
@@ -187,7 +204,7 @@ export async function verifyLab(lab: Lab): Promise<VerifyRow[]> {
         if (first) rows.push(...(await behaviourRows(ctx, site, first, portBase)));
         if (site.nat && site.hosts.length >= 2) {
           rows.push(await sameNatRow(ctx, site, portBase));
-          rows.push(await hairpinRow(ctx, site, portBase));
+          rows.push(...(await hairpinRows(ctx, site, portBase)));
         }
         if (syn) rows.push(await syn);
         return rows;

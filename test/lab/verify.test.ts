@@ -45,8 +45,10 @@ test('two hosts behind one NAT share the public address and reach each other pri
   check(t, 'rst same-nat', 'one public address, private path ok');
 });
 
-test('hairpinning on: a host reaches its neighbour through the public mapping', (t) => check(t, 'port hairpin on', 'arrives from 203.0.113.12'));
-test('hairpinning off: nothing arrives through the public mapping', (t) => check(t, 'rst hairpin off', 'nothing arrives'));
+for (const transport of ['udp', 'tcp']) {
+  test(`hairpinning on over ${transport}: a host reaches its neighbour through the public mapping`, (t) => check(t, `port ${transport} hairpin on`, 'arrives from 203.0.113.12'));
+  test(`hairpinning off over ${transport}: nothing arrives through the public mapping`, (t) => check(t, `rst ${transport} hairpin off`, 'nothing arrives'));
+}
 test('unsolicited inbound SYN is dropped by default', (t) => check(t, 'port unsolicited-syn', 'dropped'));
 test('unsolicited inbound SYN is answered with RST when configured', (t) => check(t, 'rst unsolicited-syn', 'RST'));
 
