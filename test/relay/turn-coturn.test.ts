@@ -156,6 +156,36 @@ test('TURN REST shared-secret credentials allocate on a --use-auth-secret coturn
   }
 });
 
+test('an EVEN-PORT allocation with reservation hands out a token the next allocation uses', { skip: !installed && 'turnserver not installed' }, async () => {
+  const credentials = { username: USER.user, password: USER.password };
+  const first = await TurnClient.connect({ server: server(staticCoturn), credentials });
+  const second = await TurnClient.connect({ server: server(staticCoturn), credentials });
+  try {
+    const even = await first.allocate({ evenPort: { reserve: true } });
+    assert.equal(even.relayed.port % 2, 0);
+    assert.equal(even.reservationToken?.length, 8);
+    const odd = await second.allocate({ reservationToken: even.reservationToken! });
+    assert.equal(odd.relayed.port, even.relayed.port + 1);
+  } finally {
+    await Promise.all([first.close(), second.close()]);
+  }
+});
+
+test('a stale nonce (438) is renewed transparently', { skip: !installed && 'turnserver not installed' }, async () => {
+  const coturn = await startCoturn(USER, ['--stale-nonce=1', '--verbose']);
+  const client = await TurnClient.connect({ server: server(coturn), credentials: { username: USER.user, password: USER.password } });
+  try {
+    await client.allocate();
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    assert.ok((await client.refresh(600)) > 0, 'refresh succeeds after the nonce went stale');
+    await client.createPermission(['127.0.0.1']);
+    assert.match(coturn.log(), /error 438/, 'coturn did answer 438 Stale nonce');
+  } finally {
+    await client.close();
+    await coturn.stop();
+  }
+});
+
 test('bad credentials give ERR_TURN_AUTH', { skip: !installed && 'turnserver not installed' }, async () => {
   const wrong = await TurnClient.connect({ server: server(staticCoturn), credentials: { username: USER.user, password: 'wrong' } });
   const expired = await TurnClient.connect({ server: server(restCoturn), credentials: turnRestCredentials({ secret: 'not-the-secret', user: 'mallory' }) });

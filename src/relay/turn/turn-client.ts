@@ -28,7 +28,10 @@ import {
   ConnectionId,
   Data,
   DontFragment,
+  EvenPort,
   Lifetime,
+  RequestedAddressFamily,
+  ReservationToken,
   RequestedTransport,
   TransportProtocol,
   TurnMethod,
@@ -70,6 +73,12 @@ export interface AllocateOptions {
   lifetimeSeconds?: number;
   /** Ask the relay to set DF on datagrams to peers. @default false */
   dontFragment?: boolean;
+  /** Relayed address family (RFC 8656 §7.1, REQUESTED-ADDRESS-FAMILY). @default the server's ('IPv4') */
+  addressFamily?: 'IPv4' | 'IPv6';
+  /** Ask for an even relayed port, optionally reserving the next one (EVEN-PORT). @default none */
+  evenPort?: { reserve: boolean };
+  /** Use a port reserved by an earlier EVEN-PORT allocation (RESERVATION-TOKEN). @default none */
+  reservationToken?: Buffer;
   /** Refresh the allocation, permissions and channels before they expire. @default true */
   autoRefresh?: boolean;
   signal?: AbortSignal;
@@ -80,6 +89,8 @@ export interface TurnAllocation {
   mapped: TransportAddress | undefined;
   lifetimeSeconds: number;
   relayTransport: 'udp' | 'tcp';
+  /** Present when the allocation reserved the next port (evenPort.reserve). */
+  reservationToken?: Buffer;
 }
 
 export interface TurnClientEvents {
@@ -175,11 +186,18 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     ];
     if (options.lifetimeSeconds !== undefined) attributes.push(attribute(Lifetime, options.lifetimeSeconds));
     if (options.dontFragment) attributes.push(attribute(DontFragment, true));
+    if (options.addressFamily) attributes.push(attribute(RequestedAddressFamily, options.addressFamily));
+    if (options.evenPort) attributes.push(attribute(EvenPort, options.evenPort));
+    if (options.reservationToken) attributes.push(attribute(ReservationToken, options.reservationToken));
     const response = await this.#request(TurnMethod.Allocate, attributes, options.signal);
     const relayed = getAttribute(response, XorRelayedAddress);
     const lifetimeSeconds = getAttribute(response, Lifetime);
     if (!relayed || lifetimeSeconds === undefined) throw new TurnProtocolError('Allocate success response lacks XOR-RELAYED-ADDRESS or LIFETIME');
-    this.#allocation = { relayed, mapped: getAttribute(response, XorMappedAddress), lifetimeSeconds, relayTransport };
+    const reservationToken = getAttribute(response, ReservationToken);
+    this.#allocation = {
+      relayed, mapped: getAttribute(response, XorMappedAddress), lifetimeSeconds, relayTransport,
+      ...(reservationToken ? { reservationToken: Buffer.from(reservationToken) } : {}),
+    };
     this.#logger.info({ event: 'allocated', relayed, lifetimeSeconds, relayTransport }, 'TURN allocation created');
     if (options.autoRefresh !== false) this.#scheduleAllocationRefresh(lifetimeSeconds);
     return this.#allocation;
