@@ -108,10 +108,10 @@ async function runPair(lab: Lab, pair: Pair): Promise<[PeerEvent, PeerEvent]> {
     const ready = await Promise.all(sides.map((side) => side.next(['ready'])));
     const secret = randomBytes(32).toString('hex');
     const connectionId = `lab-${pair.initiator}-${pair.responder}-${randomBytes(4).toString('hex')}`;
-    const startEpochMs = Date.now() + START_IN_MS;
+    const startHrtime = String(process.hrtime.bigint() + BigInt(START_IN_MS) * 1_000_000n);
     (['initiator', 'responder'] as const).forEach((role, i) => {
       const other = ready[1 - i]!;
-      sides[i]!.write({ event: 'peer', role, connectionId, secret, startEpochMs, timeoutMs: PUNCH_TIMEOUT_MS, candidates: other.candidates, profile: other.profile });
+      sides[i]!.write({ event: 'peer', role, connectionId, secret, startHrtime, timeoutMs: PUNCH_TIMEOUT_MS, candidates: other.candidates, profile: other.profile });
     });
     const relay = (from: number) => (event: PeerEvent) => {
       if (event.event === 'signal') sides[1 - from]!.write(event);

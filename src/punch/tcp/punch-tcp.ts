@@ -28,7 +28,7 @@ export const DEFAULT_PUNCH_TIMEOUT_MS = 15_000;
 /** TCP keepalive idle time on the returned socket: well under the shortest NAT idle timers seen. */
 export const KEEPALIVE_INITIAL_DELAY_MS = 15_000;
 /** Simultaneous open redials refused targets on this grid (shared by both peers). */
-export const SIMULTANEOUS_OPEN_ROUND_MS = 20;
+export const SIMULTANEOUS_OPEN_ROUND_MS = 5;
 /** The last part of the wait before a round is spun: timers are only millisecond-accurate. */
 export const PRECISE_SPIN_MS = 2;
 /** Jitter on other redials, so two peers' retries do not lock into the same losing phase. */
@@ -130,6 +130,8 @@ function endpointKey(endpoint: TcpEndpoint): string {
 /** Per-stage bookkeeping, reported as one TcpPunchAttempt. */
 interface StageRun {
   index: number;
+  /** The stage's method, unless the stage fell back to another technique. */
+  method: TcpMethod;
   slotStart: number;
   stage: TcpStage;
   signal: AbortSignal;
@@ -258,7 +260,7 @@ class TcpPunch {
 
   async #runStage(index: number, stage: TcpStage, endAt: number, overall: AbortSignal): Promise<void> {
     const stageSignal = AbortSignal.any([overall, timeoutSignal(endAt - performance.now())]);
-    const run: StageRun = { index, slotStart: endAt - stage.durationMs, stage, signal: stageSignal, endAt, dials: 0, refused: 0, notes: [], sockets: new Set(), servers: new Set() };
+    const run: StageRun = { index, method: stage.method, slotStart: endAt - stage.durationMs, stage, signal: stageSignal, endAt, dials: 0, refused: 0, notes: [], sockets: new Set(), servers: new Set() };
     const startedAt = performance.now();
     const won = new Promise<void>((resolve) => {
       this.#onWin = resolve;
@@ -274,7 +276,7 @@ class TcpPunch {
     }
     const connected = this.#winner?.stage === index;
     const reason = connected ? 'verified stream' : this.#failureReason(run);
-    this.#record({ method: stage.method, stage: index, outcome: connected ? 'connected' : run.dials === 0 && run.servers.size === 0 && run.notes.length > 0 ? 'skipped' : 'failed', reason, dials: run.dials, elapsedMs: Math.round(performance.now() - startedAt) });
+    this.#record({ method: run.method, stage: index, outcome: connected ? 'connected' : run.dials === 0 && run.servers.size === 0 && run.notes.length > 0 ? 'skipped' : 'failed', reason, dials: run.dials, elapsedMs: Math.round(performance.now() - startedAt) });
   }
 
   #failureReason(run: StageRun): string {
@@ -317,6 +319,11 @@ class TcpPunch {
     await this.#shareFreshMapping(run);
     const targets = await this.#remoteTargets(run);
     if (targets.length === 0) return 'no remote endpoint to dial';
+    await this.#dialOnGrid(run, targets);
+    return undefined;
+  }
+
+  async #dialOnGrid(run: StageRun, targets: TcpEndpoint[]): Promise<void> {
     const rounds = this.#localMappingStable() ? Math.floor(run.stage.durationMs / SIMULTANEOUS_OPEN_ROUND_MS) : 1;
     const live = new Set<string>();
     let listener: net.Server | undefined;
@@ -338,7 +345,6 @@ class TcpPunch {
       await new Promise((resolve) => setImmediate(resolve));
       listener = this.#listen(run, this.#localAddress);
     }
-    return undefined;
   }
 
   // 4./5. STUNT #2 (XAsymServer/XAsymClient): the opener's SYN opens its NAT and is expected to
@@ -376,7 +382,12 @@ class TcpPunch {
       for (const target of targets) this.#dial(run, target, { fromLocalPort: true, redialAfterMs: redial });
       return undefined;
     }
-    return 'both NATs answer unsolicited SYNs with RST';
+    // Both NATs answer RST: only SYNs that cross in flight get through; spend the rest of the
+    // slot on the simultaneous-open grid (both sides reach this point together).
+    run.method = 'tcp-simultaneous-open';
+    run.notes.push('both NATs answer unsolicited SYNs with RST: simultaneous-open grid for the rest of the slot');
+    await this.#dialOnGrid(run, targets);
+    return undefined;
   }
 
   /** Dials every target once; resolves true when all were refused within the settle time. */
@@ -416,11 +427,13 @@ class TcpPunch {
   async #remoteTargets(run: StageRun): Promise<TcpEndpoint[]> {
     const candidates = normalizeCandidates(this.#options.remote.candidates);
     let publicOnes = candidates.filter((candidate) => candidate.kind === 'srflx').map(({ address, port }) => ({ address, port }));
+    // normalizeCandidates keeps the host candidate when it equals the srflx one (no NAT).
+    if (publicOnes.length === 0 && this.#remoteView.public) publicOnes = this.#hostTargets();
     if (publicOnes.length === 0 && this.#inbox) {
       const announced = await this.#inbox.waitFor(ANY_STAGE, ['mapping'], this.#shortWait(run));
       if (announced?.address !== undefined && announced.port !== undefined) publicOnes = [{ address: announced.address, port: announced.port }];
     }
-    if (this.#remoteView.public) return publicOnes.length > 0 ? publicOnes : this.#hostTargets();
+    if (this.#remoteView.public) return publicOnes;
     if (!run.stage.predict || this.#remoteView.mapping !== 'delta') return publicOnes;
     const fresh = this.#inbox ? await this.#inbox.waitFor(run.index, ['mapping'], run.signal) : undefined;
     const predicted = this.#predicted(fresh);
@@ -519,7 +532,7 @@ class TcpPunch {
           return;
         }
         if (this.#options.role === 'initiator') selectStream(socket);
-        this.#winner = { socket, method: run.stage.method, stage: run.index };
+        this.#winner = { socket, method: run.method, stage: run.index };
         this.#done.abort();
         this.#onWin?.();
       },
