@@ -32,7 +32,7 @@ export {
   type UdpStrategy, type PunchProfile, type NatClass, type SignalChannel, type LateCandidates, type UdpPunchAttempt, type PunchRole,
 } from './punch/udp/index.js';
 export { predictPorts, estimateDelta, samplePorts, stepPort, birthdaySuccessProbability, FULL_PORT_RANGE, type PortRange } from './punch/predict.js';
-export { normalizeCandidates, isCandidate, type Candidate, type CandidateKind } from './punch/candidates.js';
+export { normalizeCandidates, isCandidate, fromBrokerCandidates, type Candidate, type CandidateKind } from './punch/candidates.js';
 export {
   Peer, pathOf, parseServerAddress, toServerAddress, establishPath, udpPath, tcpPath, ProbeError, PeerClosedError, RelayUnavailableError,
   DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_INCOMING_TIMEOUT_MS, DEFAULT_PROBE_TIMEOUT_MS, DEFAULT_RELAY_DEADLINE_MS, MAX_INCOMING_IN_PROGRESS, RELAY_MODES,

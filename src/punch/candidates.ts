@@ -46,3 +46,27 @@ export function normalizeCandidates(candidates: readonly Candidate[]): Candidate
     return true;
   });
 }
+
+/** A candidate as the broker's coordination carries it (src/broker/protocol.ts `Candidate`). */
+export interface BrokerCandidate {
+  source: 'broker-observed' | 'profile-udp' | 'profile-tcp' | 'private';
+  address: string;
+  port?: number;
+}
+
+/**
+ * The punch candidates among the broker's, for one transport: private addresses become `host`
+ * candidates, the profile's mapping for that transport becomes `srflx`. The broker-observed
+ * endpoint is the broker connection's own TCP mapping, not a punching endpoint, so it is left
+ * out; so are entries without a port.
+ */
+export function fromBrokerCandidates(candidates: readonly BrokerCandidate[], transport: 'udp' | 'tcp'): Candidate[] {
+  const profileSource = transport === 'udp' ? 'profile-udp' : 'profile-tcp';
+  const result: Candidate[] = [];
+  for (const { source, address, port } of candidates) {
+    if (port === undefined) continue;
+    if (source === 'private') result.push({ kind: 'host', address, port });
+    else if (source === profileSource) result.push({ kind: 'srflx', address, port });
+  }
+  return normalizeCandidates(result.filter(isCandidate));
+}

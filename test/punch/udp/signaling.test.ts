@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lateCandidates, MAX_LATE_CANDIDATES, parseLateCandidates } from '../../../src/punch/udp/signaling.js';
-import { isCandidate, normalizeCandidates, type Candidate } from '../../../src/punch/candidates.js';
+import { birthdayReady, isBirthdayReady, lateCandidates, MAX_LATE_CANDIDATES, parseLateCandidates } from '../../../src/punch/udp/signaling.js';
+import type { Candidate as ProtocolCandidate } from '../../../src/broker/protocol.js';
+import { fromBrokerCandidates, isCandidate, type BrokerCandidate, normalizeCandidates, type Candidate } from '../../../src/punch/candidates.js';
 
 const predicted: Candidate = { kind: 'predicted', address: '203.0.113.20', port: 20004 };
 
@@ -44,4 +45,27 @@ test('normalizeCandidates keeps one candidate per endpoint, host before srflx be
     predicted,
   ]);
   assert.equal(isCandidate({ kind: 'host', address: '10.1.0.10', port: 0 }), false);
+});
+
+test('broker candidates become host and srflx candidates of the right transport', () => {
+  const fromProtocol: BrokerCandidate[] = [] as ProtocolCandidate[]; // the broker's type fits, checked by tsc
+  assert.deepEqual(fromBrokerCandidates(fromProtocol, 'udp'), []);
+  const fromBroker = [
+    { source: 'broker-observed', address: '203.0.113.10', port: 40312 },
+    { source: 'profile-udp', address: '203.0.113.10', port: 20000 },
+    { source: 'profile-tcp', address: '203.0.113.10', port: 20002 },
+    { source: 'private', address: '10.1.0.10', port: 5000 },
+    { source: 'private', address: '10.1.0.11' },
+  ] as const;
+  assert.deepEqual(fromBrokerCandidates(fromBroker, 'udp'), [
+    { kind: 'host', address: '10.1.0.10', port: 5000 },
+    { kind: 'srflx', address: '203.0.113.10', port: 20000 },
+  ]);
+  assert.deepEqual(fromBrokerCandidates(fromBroker, 'tcp').find((c) => c.kind === 'srflx'), { kind: 'srflx', address: '203.0.113.10', port: 20002 });
+});
+
+test('the birthday-ready signal is recognised only for its connection', () => {
+  assert.equal(isBirthdayReady(JSON.parse(JSON.stringify(birthdayReady('c1'))), 'c1'), true);
+  assert.equal(isBirthdayReady(birthdayReady('c2'), 'c1'), false);
+  assert.equal(isBirthdayReady(lateCandidates('c1', 0, []), 'c1'), false);
 });
