@@ -193,3 +193,25 @@ test('the attach frame is exact: a token longer than 255 bytes is an argument er
   await assert.rejects(attachTcp({ host: '127.0.0.1', port: 9, token: 'x'.repeat(256) }), { code: 'ERR_INVALID_ARGUMENT' });
   assert.equal(encodeTcpAttach('abc').length, 9);
 });
+
+test('a connection that never sends its attach frame is closed after handshakeTimeoutMs', async () => {
+  await withRelay({ handshakeTimeoutMs: 150 }, async (relay) => {
+    const silent = net.connect({ host: '127.0.0.1', port: relay.endpoints.tcpPort });
+    const reply = parseTcpReply(await readAll(silent));
+    assert.deepEqual(reply, { kind: 'reply', status: 8 });
+    assert.equal(relay.counters.get('attach_timeouts'), 1);
+    silent.destroy();
+  });
+});
+
+test('handshakes beyond maxHandshakes are refused at once', async () => {
+  await withRelay({ maxHandshakes: 2 }, async (relay) => {
+    const hold = [1, 2].map(() => net.connect({ host: '127.0.0.1', port: relay.endpoints.tcpPort }));
+    await Promise.all(hold.map((socket) => once(socket, 'connect')));
+    await until(() => relay.counters.get('tcp_handshakes_refused') === 0 && hold.every((socket) => socket.readyState === 'open'));
+    const third = net.connect({ host: '127.0.0.1', port: relay.endpoints.tcpPort }).on('error', () => third.destroy());
+    await closed(third);
+    assert.equal(relay.counters.get('tcp_handshakes_refused'), 1);
+    for (const socket of hold) socket.destroy();
+  });
+});
