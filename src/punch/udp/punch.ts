@@ -123,6 +123,8 @@ class UdpPunch {
   readonly #random: () => number;
   readonly #logger: Logger;
   readonly #verifier: Verifier;
+  /** One nonce per punch, so every PROBE is the same datagram. */
+  readonly #probe: Buffer;
   readonly #plan: UdpPlan;
   readonly #startAt: number;
   readonly #timeoutMs: number;
@@ -158,6 +160,7 @@ class UdpPunch {
     this.#random = components.random ?? Math.random;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'udp-punch', connectionId: options.connectionId });
     this.#verifier = new Verifier({ secret: options.secret, connectionId: options.connectionId, role: options.role });
+    this.#probe = this.#verifier.probe();
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_PUNCH_TIMEOUT_MS;
     if (!(this.#timeoutMs > 0)) throw new InvalidArgumentError(`timeoutMs must be positive, got ${this.#timeoutMs}`);
     this.#startAt = options.startAt ?? performance.now();
@@ -383,12 +386,11 @@ class UdpPunch {
   #sprayBatch(address: string, ports: number[], from: number): void {
     if (this.#settled) return;
     const main = this.#entries[0]!;
-    const probe = this.#verifier.probe();
     const end = Math.min(ports.length, from + BIRTHDAY_PROBE_BATCH);
     for (let i = from; i < end; i++) {
       const to = { host: address, port: ports[i]! };
       this.#sprayed.add(candidateKey({ address, port: to.port }));
-      this.#send(main, to, probe, 'udp-birthday');
+      this.#send(main, to, this.#probe, 'udp-birthday');
     }
     this.#attempt('udp-birthday').targets += end - from;
     if (end < ports.length) this.#after(BIRTHDAY_BATCH_INTERVAL_MS, () => this.#sprayBatch(address, ports, end));
@@ -413,10 +415,9 @@ class UdpPunch {
   #tick(): void {
     if (this.#settled) return;
     const now = performance.now();
-    const probe = this.#verifier.probe();
     for (const target of this.#targets.values()) {
       if (target.nextAt > now) continue;
-      this.#send(target.entry, target.to, probe, target.method);
+      this.#send(target.entry, target.to, this.#probe, target.method);
       target.nextAt = now + target.interval;
       target.interval = Math.min(target.interval * 2, target.maxInterval);
     }
