@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Counters } from '../observe/counters.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
-import { InvalidArgumentError } from '../errors.js';
+import { RelayClosedError } from './errors.js';
 import { resolveLimits, type RelayLimits } from './limits.js';
 import { SessionTable, type EndReason } from './session-table.js';
 import { TcpRelay } from './tcp-relay.js';
@@ -97,7 +97,7 @@ export class Relay implements RelayRegistry {
 
   /** Rejects with RelayCapacityError (ERR_RELAY_CAPACITY) at `limits.maxSessions`. */
   async createSession(): Promise<RelaySessionGrant> {
-    if (this.#closed) throw new InvalidArgumentError('relay is closed');
+    if (this.#closed) throw new RelayClosedError('relay is closed');
     const session = this.#table.create();
     this.counters.increment('sessions_created');
     this.#logger.info({ event: 'session-created', session: session.id }, 'relay session created');
