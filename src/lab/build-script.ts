@@ -105,7 +105,9 @@ export function buildScript(plan: LabPlan, options: BuildScriptOptions): string 
   const routers = plan.sites.flatMap((site, index) => {
     if (!site.nat || !site.lan || !site.wanAddress) return [];
     const sysctls = Object.entries(routerSysctls(site.nat)).map(([key, value]) => `echo ${value} > /proc/sys/${key}`);
-    const rules = renderRouterRules({ nat: site.nat, wanAddress: site.wanAddress, lanPrefix: site.lan.prefix, seed: (options.seed + index) >>> 0 });
+    const rules = renderRouterRules({
+      nat: site.nat, wanAddress: site.wanAddress, lanPrefix: site.lan.prefix, seed: (options.seed + index) >>> 0, blockUdp: site.firewall.udp === 'block',
+    });
     return [heredoc(`ip netns exec ${site.lan.namespace} sh -ec '${sysctls.join('; ')}; nft -f -'`, rules.trimEnd().split('\n'))];
   });
   return [

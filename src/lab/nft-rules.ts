@@ -23,6 +23,8 @@ export interface RouterRules {
   lanPrefix: string;
   /** Seed for the hash-based port choice; differs per router so two routers differ. */
   seed: number;
+  /** Drop all forwarded UDP (a firewall in front of the NAT). @default false */
+  blockUdp?: boolean;
 }
 
 export const WAN_IF = 'wan';
@@ -39,7 +41,7 @@ type Transport = (typeof TRANSPORTS)[number];
 
 /** Sequential ports: PORT_BASE, PORT_BASE + delta, ... as long as they stay below 65536. */
 export function sequentialPorts(delta: number): number[] {
-  const count = Math.min(MAX_SEQUENTIAL_ENTRIES, Math.floor((PORT_SPAN + PORT_BASE - 1 - PORT_BASE) / delta) + 1);
+  const count = Math.min(MAX_SEQUENTIAL_ENTRIES, Math.floor((PORT_SPAN - 1) / delta) + 1);
   return Array.from({ length: count }, (_, i) => PORT_BASE + i * delta);
 }
 
@@ -118,6 +120,8 @@ export function renderRouterRules(rules: RouterRules): string {
   lines.push(
     '  chain forward {',
     '    type filter hook forward priority filter; policy accept;',
+    // Ahead of the conntrack accept: with UDP blocked, no flow may get through either way.
+    ...(rules.blockUdp === true ? ['    meta l4proto udp drop'] : []),
     '    ct state established,related accept',
     '    ct status dnat accept',
     `    iifname "${WAN_IF}" drop`,

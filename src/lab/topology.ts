@@ -23,6 +23,12 @@ export interface LinkShape {
   lossPercent: number;
 }
 
+/** A stateless filter on the site's router, in front of its NAT (issue 4: "a firewall that blocks UDP"). */
+export interface SiteFirewall {
+  /** 'block' drops every UDP packet the router would forward, both ways. @default 'allow' */
+  udp?: 'allow' | 'block';
+}
+
 export interface SiteOptions {
   /** Lower-case letters, at most 8 ('a', 'home', 'cgn'); hosts are named `<name>1`, `<name>2`, ... */
   name: string;
@@ -32,6 +38,8 @@ export interface SiteOptions {
   hosts?: number;
   /** Name of an earlier site whose LAN this site's router plugs into (NAT behind NAT). @default the internet */
   behind?: string;
+  /** Filtering on the site's router; needs a NAT (the router carries the rules). @default no filtering */
+  firewall?: SiteFirewall;
   /** Overrides the lab-wide link shape for this site's upstream link. */
   delayMs?: number;
   jitterMs?: number;
@@ -109,6 +117,7 @@ export interface PlannedSite {
   upstream: string;
   hosts: string[];
   shape: LinkShape;
+  firewall: Required<SiteFirewall>;
 }
 
 export interface LabPlan {
@@ -133,6 +142,13 @@ function checkShape(shape: LinkShape, where: string): LinkShape {
     throw new InvalidArgumentError(`${where}: jitterMs (${shape.jitterMs}) must not exceed delayMs (${shape.delayMs})`);
   }
   return shape;
+}
+
+function checkFirewall(firewall: SiteFirewall | undefined, nat: NatBehaviour | null, where: string): Required<SiteFirewall> {
+  const udp = firewall?.udp ?? 'allow';
+  if (udp !== 'allow' && udp !== 'block') throw new InvalidArgumentError(`${where}: firewall.udp must be "allow" or "block", got ${JSON.stringify(udp)}`);
+  if (udp === 'block' && nat === null) throw new InvalidArgumentError(`${where}: a firewall needs a router, so not NAT preset "none"`);
+  return { udp };
 }
 
 /** Allocates addresses on one /24 network. */
@@ -200,9 +216,10 @@ export function planLab(prefix: string, options: LabTopologyOptions = {}): LabPl
       },
       where,
     );
+    const firewall = checkFirewall(site.firewall, nat, where);
     const up = upstream.network;
     const hostNames = Array.from({ length: hostCount }, (_, j) => `${site.name}${j + 1}`);
-    const planned: PlannedSite = { name: site.name, nat, upstream: upstreamName, hosts: hostNames, shape };
+    const planned: PlannedSite = { name: site.name, nat, upstream: upstreamName, hosts: hostNames, shape, firewall };
 
     if (nat === null) {
       if (parents.has(site.name)) throw new InvalidArgumentError(`${where}: a site without NAT cannot have sites behind it`);

@@ -32,6 +32,7 @@ export const VERIFY_SITES: readonly SiteOptions[] = [
   { name: 'cgn', nat: 'symmetric-seq:3' },
   { name: 'home', nat: 'full-cone', behind: 'cgn' },
   { name: 'pub', nat: 'none' },
+  { name: 'fw', nat: 'port-restricted', firewall: { udp: 'block' } },
 ];
 
 /** The echo ports on both server addresses; chosen away from STUN's 3478 so other services can coexist. */
@@ -86,6 +87,7 @@ async function behaviourRows(ctx: Context, site: PlannedSite, host: string, port
 
   // UDP and TCP run side by side: the NATs keep one port counter per transport.
   const udp = async () => {
+    if (chain.some((s) => s.firewall?.udp === 'block')) return blockedUdpRow(ctx, host, portBase);
     const udpMap = await agent.request<MapResult>({ op: 'udp-map', port: portBase, targets: ctx.targets, timeoutMs: ANSWER_TIMEOUT_MS });
     const udpFilter = await agent.request<{ arrived: [boolean, boolean] }>({ op: 'udp-filter', port: portBase + 1, target: a1p1, replyFrom: [a1p2, a2p1], waitMs: WAIT_MS });
     return row(`${host} udp`, expected, classifyMapping(localAddress, udpMap.local, udpMap.observed), classifyFiltering(udpFilter.arrived[0], udpFilter.arrived[1], behindNat), publicAddress);
@@ -99,6 +101,16 @@ async function behaviourRows(ctx: Context, site: PlannedSite, host: string, port
     return row(`${host} tcp`, expected, classifyMapping(localAddress, tcpMap.local, tcpMap.observed), classifyFiltering(reached(otherPort), reached(otherAddress), behindNat), publicAddress);
   };
   return Promise.all([udp(), tcp()]);
+}
+
+/** Behind a UDP-blocking firewall nothing comes back; waiting on one destination says so. */
+async function blockedUdpRow(ctx: Context, host: string, portBase: number): Promise<VerifyRow> {
+  const [target] = ctx.targets as [Endpoint];
+  const { observed } = await ctx.agents.get(host)!.request<MapResult>({ op: 'udp-map', port: portBase, targets: [target], timeoutMs: WAIT_MS * 2 });
+  const answered = observed[0] ?? null;
+  const ok = answered === null;
+  const words = answered ? `answered via ${answered.address}:${answered.port}` : 'blocked';
+  return { subject: `${host} udp`, expected: 'blocked', observed: words, ok, problems: ok ? [] : [`${words}, expected blocked`] };
 }
 
 interface MapResult {

@@ -1,8 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { Lab, labUnavailableReason, type NatSpec } from '../../src/lab/index.js';
-import { TABLE_NAME } from '../../src/lab/nft-rules.js';
+import { Lab, labUnavailableReason, type NatSpec, type SiteFirewall } from '../../src/lab/index.js';
 import { NatProfileSchema, type NatProfile } from '../../src/discovery/index.js';
 
 /**
@@ -19,6 +18,7 @@ const CLI = [process.execPath, 'dist/cli/main.js'];
 interface Expected {
   nat: NatSpec;
   behind?: string;
+  firewall?: SiteFirewall;
   udp:
     | { blocked: true }
     | { mapping: string; filtering: string; rfc3489Type: string; portPreserving: boolean; delta?: number; natPresent: boolean; hairpinning?: string };
@@ -68,8 +68,8 @@ const SITES: Record<string, Expected> = {
     udp: { mapping: EIM, filtering: APD, rfc3489Type: 'port-restricted-cone', portPreserving: true, natPresent: true },
     tcp: cone,
   },
-  // A port-restricted router whose firewall drops all UDP (rule added below).
-  fw: { nat: 'port-restricted', udp: { blocked: true }, tcp: cone },
+  // A port-restricted router whose firewall drops all UDP.
+  fw: { nat: 'port-restricted', firewall: { udp: 'block' }, udp: { blocked: true }, tcp: cone },
   // Beyond the presets: a cone that does not keep ports, an address-dependent mapping, no hairpinning.
   hash: {
     nat: { preset: 'full-cone', portAllocation: 'hash' },
@@ -105,12 +105,11 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
     lab = await Lab.create({
       sites: [
         { name: 'cgn', nat: 'port-restricted', hosts: 0 },
-        ...Object.entries(SITES).map(([name, site]) => ({ name, nat: site.nat, ...(site.behind ? { behind: site.behind } : {}) })),
+        ...Object.entries(SITES).map(([name, site]) => ({
+          name, nat: site.nat, ...(site.behind ? { behind: site.behind } : {}), ...(site.firewall ? { firewall: site.firewall } : {}),
+        })),
       ],
     });
-    // The lab has no firewall option yet: one rule ahead of the router's forward chain drops all UDP.
-    const blocked = await lab.exec('fw', ['nft', 'insert', 'rule', 'ip', TABLE_NAME, 'forward', 'meta', 'l4proto', 'udp', 'drop']);
-    assert.equal(blocked.code, 0, blocked.stderr);
     const [primary, alternate] = lab.addresses('server');
     server = lab.spawn('server', [...CLI, 'stun-server', '--host', primary!, '--alt-host', alternate!], { stdio: ['ignore', 'ignore', 'pipe'] });
     await new Promise<void>((resolve, reject) => {

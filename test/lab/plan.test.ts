@@ -87,3 +87,16 @@ test('the build script is one root batch plus per-namespace batches', () => {
   assert.equal(script.match(/ip -n ntltest2-\S+ -batch -/g)?.length, 6);
   assert.equal(script.match(/nft -f -/g)?.length, 2);
 });
+
+test('a UDP-blocking firewall drops forwarded UDP ahead of conntrack, and needs a router', () => {
+  const plan = planLab('ntltest3', { sites: [{ name: 'fw', firewall: { udp: 'block' } }, { name: 'open' }] });
+  assert.deepEqual(plan.sites.map((site) => site.firewall.udp), ['block', 'allow']);
+  const script = buildScript(plan, { seed: 1 });
+  assert.equal(script.match(/meta l4proto udp drop/g)?.length, 1, 'one rule, in the blocked router only');
+  const rules = renderRouterRules({ nat: resolveNat('port-restricted')!, wanAddress: '203.0.113.10', lanPrefix: '10.1.0', seed: 1, blockUdp: true });
+  const forward = rules.slice(rules.indexOf('chain forward'));
+  assert.ok(forward.indexOf('meta l4proto udp drop') < forward.indexOf('ct state established,related accept'), forward);
+  assert.doesNotMatch(renderRouterRules({ nat: resolveNat('port-restricted')!, wanAddress: '203.0.113.10', lanPrefix: '10.1.0', seed: 1 }), /udp drop/);
+  assert.throws(() => planLab('ntltest3', { sites: [{ name: 'pub', nat: 'none', firewall: { udp: 'block' } }] }), /needs a router/);
+  assert.throws(() => planLab('ntltest3', { sites: [{ name: 'fw', firewall: { udp: 'deny' as never } }] }), InvalidArgumentError);
+});

@@ -40,6 +40,11 @@ for (const transport of ['udp', 'tcp']) {
   test(`a host without NAT over ${transport} sees its own address`, (t) => check(t, `pub1 ${transport}`, 'no NAT'));
 }
 
+test('a firewall that blocks UDP: nothing comes back over UDP, TCP still goes through the NAT', (t) => {
+  check(t, 'fw1 udp', 'blocked');
+  check(t, 'fw1 tcp', 'EIM(pp)/APDF');
+});
+
 test('two hosts behind one NAT share the public address and reach each other privately', (t) => {
   check(t, 'full same-nat', 'one public address, private path ok');
   check(t, 'rst same-nat', 'one public address, private path ok');
@@ -54,6 +59,6 @@ test('unsolicited inbound SYN is answered with RST when configured', (t) => chec
 
 test('every verify row passes', (t) => {
   if (unavailable) return t.skip(`needs root: ${unavailable}`);
-  assert.ok(rows.length >= 25, `only ${rows.length} rows`);
+  assert.ok(rows.length >= 27, `only ${rows.length} rows`);
   assert.deepEqual(rows.filter((row) => !row.ok), []);
 });

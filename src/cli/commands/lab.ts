@@ -27,17 +27,18 @@ function number(name: string, max: number) {
   };
 }
 
-/** `--site name=preset[,hosts=N][,behind=site]`, repeatable. */
+/** `--site name=preset[,hosts=N][,behind=site][,udp=block]`, repeatable. */
 function parseSite(text: string, previous: SiteOptions[] = []): SiteOptions[] {
   const [head, ...rest] = text.split(',');
   const [name, nat] = (head ?? '').split('=');
-  if (!name || !nat) throw new InvalidArgumentError(`--site wants name=preset[,hosts=N][,behind=site], got "${text}"`);
+  if (!name || !nat) throw new InvalidArgumentError(`--site wants name=preset[,hosts=N][,behind=site][,udp=block], got "${text}"`);
   const site: SiteOptions = { name, nat: nat as NatPreset };
   for (const part of rest) {
     const [key, value] = part.split('=');
     if (key === 'hosts') site.hosts = Number(value);
     else if (key === 'behind' && value) site.behind = value;
-    else throw new InvalidArgumentError(`unknown --site field "${part}" (hosts=N, behind=site)`);
+    else if (key === 'udp' && value === 'block') site.firewall = { udp: 'block' };
+    else throw new InvalidArgumentError(`unknown --site field "${part}" (hosts=N, behind=site, udp=block)`);
   }
   return [...previous, site];
 }
@@ -89,7 +90,8 @@ async function up(flags: UpFlags): Promise<void> {
   process.stdout.write(`lab ${lab.prefix} up in ${lab.buildMs.toFixed(0)} ms (state: ${path})\n`);
   for (const host of lab.plan.hosts) {
     const site = host.site ? lab.plan.sites.find((s) => s.name === host.site) : undefined;
-    const what = host.kind === 'router' ? `NAT ${describeNat(site?.nat ?? null)}${site?.upstream !== 'internet' ? ` behind ${site?.upstream}` : ''}` : host.kind;
+    const firewall = site?.firewall?.udp === 'block' ? ', UDP blocked' : '';
+    const what = host.kind === 'router' ? `NAT ${describeNat(site?.nat ?? null)}${firewall}${site?.upstream !== 'internet' ? ` behind ${site?.upstream}` : ''}` : host.kind;
     process.stdout.write(`  ${host.name.padEnd(8)} ${host.addresses.join(', ').padEnd(28)} ${what}  (ip netns exec ${host.namespace})\n`);
   }
   const shaped = lab.plan.sites.filter((s) => s.shape.delayMs || s.shape.lossPercent || s.shape.jitterMs);
@@ -148,7 +150,7 @@ export function register(program: Command): void {
     .option('--a <preset>', 'site a: none, full-cone, restricted-cone, port-restricted, symmetric, symmetric-seq:N')
     .option('--b <preset>', 'site b (same presets)')
     .option('--c <preset>', 'site c (same presets)')
-    .option('--site <spec>', 'more sites: name=preset[,hosts=N][,behind=site] (repeatable)', parseSite)
+    .option('--site <spec>', 'more sites: name=preset[,hosts=N][,behind=site][,udp=block] (repeatable)', parseSite)
     .option('--hosts <n>', 'hosts behind each of --a/--b/--c', number('hosts', 50), 1)
     .option('--delay <ms>', 'round-trip time each site link adds', number('delay', 10_000))
     .option('--jitter <ms>', 'delay variation per packet', number('jitter', 10_000))
