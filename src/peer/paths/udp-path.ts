@@ -1,5 +1,5 @@
 import { punchUdp } from '../../punch/udp/index.js';
-import { normalizeCandidates, type Candidate } from '../../punch/candidates.js';
+import type { Candidate } from '../../punch/candidates.js';
 import { punchCandidates } from '../candidates.js';
 import { remoteProfile } from '../remote-profile.js';
 import { signalChannel } from '../signal-channel.js';
@@ -16,10 +16,13 @@ export const udpPath: PathStrategy = {
     const { coordination } = context;
     const { socket, mapped } = await context.udpSockets.take();
     const port = socket.local().port;
-    const local: Candidate[] = normalizeCandidates([
-      ...context.hostAddresses.map((address): Candidate => ({ kind: 'host', address, port })),
+    // Not normalised, and srflx first: on a host without NAT the srflx candidate equals a host
+    // one, and the peer must still take it as srflx (it probes host candidates only behind the
+    // same NAT, and keeps the first kind it hears of for an endpoint).
+    const local: Candidate[] = [
       { kind: 'srflx', address: mapped.address, port: mapped.port },
-    ]);
+      ...context.hostAddresses.map((address): Candidate => ({ kind: 'host', address, port })),
+    ];
     const profile = remoteProfile(coordination.peer.profile);
     const connection = await punchUdp({
       socket,
