@@ -156,6 +156,7 @@ class TcpPunch {
   #localAddress = '0.0.0.0';
   #localPort = 0;
   #probeRttMs: number | undefined;
+  #announced: Promise<TcpSignal | undefined> | undefined;
   #dials = 0;
   #winner: { socket: net.Socket; method: TcpMethod; stage: number } | undefined;
   #onWin: (() => void) | undefined;
@@ -232,9 +233,10 @@ class TcpPunch {
       return;
     }
     this.#localPort = await freePort(this.#localAddress);
-    // Nobody advertised this port's mapping: learn it and tell the peer (cone NATs keep it).
+    // Nobody advertised this port or its mapping: learn the mapping and tell the peer (the peer,
+    // called the same way, does likewise; cone NATs keep the mapping for the stages to come).
     const mapping = await this.#probe(signal);
-    if (mapping) this.#inbox?.send(ANY_STAGE, 'mapping', mapping);
+    this.#inbox?.send(ANY_STAGE, 'mapping', { ...mapping, hostAddress: this.#localAddress, hostPort: this.#localPort });
   }
 
   async #probe(signal: AbortSignal): Promise<{ address: string; port: number } | undefined> {
@@ -303,7 +305,7 @@ class TcpPunch {
       this.#listen(run, run.stage.hostCandidates ? this.#localAddress : '0.0.0.0');
       return undefined;
     }
-    const targets = run.stage.hostCandidates ? this.#hostTargets() : await this.#remoteTargets(run);
+    const targets = run.stage.hostCandidates ? await this.#hostTargets(run.signal) : await this.#remoteTargets(run);
     if (targets.length === 0) return 'the peer advertised no candidate for this method';
     for (const target of targets) this.#dial(run, target, { fromLocalPort: false, redialAfterMs: LISTENER_REDIAL_MS });
     return undefined;
@@ -417,10 +419,24 @@ class TcpPunch {
     }
   }
 
-  #hostTargets(): TcpEndpoint[] {
-    return normalizeCandidates(this.#options.remote.candidates)
+  /**
+   * When ports were not advertised through the broker (no `local.port`), both engines announce
+   * the fresh port they punch from and its mapping; that announcement replaces the candidates.
+   */
+  #announcement(signal: AbortSignal): Promise<TcpSignal | undefined> {
+    if (!this.#inbox) return Promise.resolve(undefined);
+    // Shared by every stage that asks, so it waits on the whole punch, not on one stage.
+    this.#announced ??= this.#inbox.waitFor(ANY_STAGE, ['mapping'], AbortSignal.any([this.#done.signal, timeoutSignal(PROBE_TIMEOUT_MS)]));
+    return Promise.race([this.#announced, new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }))]);
+  }
+
+  async #hostTargets(signal: AbortSignal): Promise<TcpEndpoint[]> {
+    const announced = this.#options.local.port === undefined ? await this.#announcement(signal) : undefined;
+    const hosts = normalizeCandidates(this.#options.remote.candidates)
       .filter((candidate) => candidate.kind === 'host')
-      .map(({ address, port }) => ({ address, port }));
+      .map(({ address, port }) => ({ address, port: announced?.hostPort ?? port }));
+    if (hosts.length > 0 || announced?.hostAddress === undefined || announced.hostPort === undefined) return hosts;
+    return [{ address: announced.hostAddress, port: announced.hostPort }];
   }
 
   /** The peer's public endpoints for this stage: its srflx, or ports predicted from its fresh mapping. */
@@ -428,9 +444,9 @@ class TcpPunch {
     const candidates = normalizeCandidates(this.#options.remote.candidates);
     let publicOnes = candidates.filter((candidate) => candidate.kind === 'srflx').map(({ address, port }) => ({ address, port }));
     // normalizeCandidates keeps the host candidate when it equals the srflx one (no NAT).
-    if (publicOnes.length === 0 && this.#remoteView.public) publicOnes = this.#hostTargets();
-    if (publicOnes.length === 0 && this.#inbox) {
-      const announced = await this.#inbox.waitFor(ANY_STAGE, ['mapping'], this.#shortWait(run));
+    if (publicOnes.length === 0 && this.#remoteView.public) publicOnes = await this.#hostTargets(run.signal);
+    if (this.#options.local.port === undefined || publicOnes.length === 0) {
+      const announced = await this.#announcement(run.signal);
       if (announced?.address !== undefined && announced.port !== undefined) publicOnes = [{ address: announced.address, port: announced.port }];
     }
     if (this.#remoteView.public) return publicOnes;

@@ -26,6 +26,9 @@ const signalSchema = z.object({
   address: z.string().max(64).optional(),
   port: z.number().int().min(1).max(65535).optional(),
   delta: z.number().int().min(-65535).max(65535).optional(),
+  /** The private endpoint behind the mapping (for the LAN stage when ports were not advertised). */
+  hostAddress: z.string().max(64).optional(),
+  hostPort: z.number().int().min(1).max(65535).optional(),
 });
 
 export type TcpSignal = z.infer<typeof signalSchema>;
@@ -52,7 +55,7 @@ export class SignalInbox {
     this.#unsubscribe = channel.onMessage((payload) => this.#receive(payload));
   }
 
-  send(stage: number, type: TcpSignalType, extra: { address?: string; port?: number; delta?: number } = {}): void {
+  send(stage: number, type: TcpSignalType, extra: { address?: string; port?: number; delta?: number; hostAddress?: string; hostPort?: number } = {}): void {
     this.#channel.send({ tag: TCP_SIGNAL_TAG, connectionId: this.#connectionId, stage, type, ...extra });
   }
 

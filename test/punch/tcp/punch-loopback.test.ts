@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { NatProfile } from '../../../src/discovery/profile.js';
 import type { Candidate } from '../../../src/punch/candidates.js';
 import { punchTcp, type PunchTcpOptions, type SignalChannel } from '../../../src/punch/tcp/index.js';
+import { startStunServer } from '../../../src/stun/index.js';
 
 /** Two ends of an in-memory signaling channel, delivering asynchronously like a broker would. */
 function channelPair(): [SignalChannel, SignalChannel] {
@@ -42,7 +43,7 @@ async function pair(overrides: { initiator?: Partial<PunchTcpOptions>; responder
   const [portA, portB] = [await freePort(), await freePort()];
   const [channelA, channelB] = channelPair();
   const secret = createHash('sha256').update('loopback').digest();
-  const startAt = Date.now() + 20;
+  const startAt = performance.now() + 20;
   const base = { connectionId: 'c1', secret, startAt, timeoutMs: 4000 };
   return Promise.allSettled([
     punchTcp({ ...base, role: 'initiator', local: { port: portA, address: '127.0.0.1' }, remote: { candidates: srflx(portB) }, signaling: channelA, ...overrides.initiator }),
@@ -69,6 +70,24 @@ test('two unknown NATs on loopback connect by simultaneous open from their adver
   await exchange(ra.socket, rb.socket);
 });
 
+test('without advertised ports both engines take fresh ports, probe and announce them, and connect', async () => {
+  const stun = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
+  try {
+    const stunServer = { host: '127.0.0.1', port: stun.endpoints.port };
+    const [a, b] = await pair({
+      initiator: { local: { address: '127.0.0.1' }, remote: { candidates: [] }, stunServer },
+      responder: { local: { address: '127.0.0.1' }, remote: { candidates: [] }, stunServer },
+    });
+    assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+    assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
+    const [ra, rb] = [(a as PromiseFulfilledResult<any>).value, (b as PromiseFulfilledResult<any>).value];
+    assert.equal(ra.socket.remotePort, rb.socket.localPort);
+    await exchange(ra.socket, rb.socket);
+  } finally {
+    await stun.close();
+  }
+});
+
 test('a public responder is dialled directly', async () => {
   const portB = await freePort();
   const [a, b] = await pair({
@@ -93,7 +112,7 @@ test('a peer with another secret never gets a socket: both sides fail with ERR_P
 test('two random symmetric NATs behind different public addresses fail at once with reason no-path', async () => {
   const started = Date.now();
   const error = await punchTcp({
-    role: 'initiator', connectionId: 'c1', secret: Buffer.alloc(32, 3), startAt: Date.now(), timeoutMs: 4000,
+    role: 'initiator', connectionId: 'c1', secret: Buffer.alloc(32, 3), startAt: performance.now(), timeoutMs: 4000,
     local: { port: 1, profile: tcpProfile(1, true, 'random-symmetric', '198.51.100.1') },
     remote: { candidates: srflx(2), profile: tcpProfile(2, true, 'random-symmetric', '198.51.100.2') },
   }).then(() => assert.fail('a path was found'), (reason: any) => reason);
@@ -104,7 +123,7 @@ test('two random symmetric NATs behind different public addresses fail at once w
 });
 
 test('bad arguments are typed errors', async () => {
-  const base = { role: 'initiator' as const, connectionId: 'x', secret: Buffer.alloc(32), local: {}, remote: { candidates: [] }, startAt: Date.now() };
+  const base = { role: 'initiator' as const, connectionId: 'x', secret: Buffer.alloc(32), local: {}, remote: { candidates: [] }, startAt: performance.now() };
   await assert.rejects(punchTcp({ ...base, secret: Buffer.alloc(4) }), { code: 'ERR_INVALID_ARGUMENT' });
   await assert.rejects(punchTcp({ ...base, connectionId: '' }), { code: 'ERR_INVALID_ARGUMENT' });
   await assert.rejects(punchTcp({ ...base, signal: AbortSignal.abort() }), { code: 'ERR_ABORTED' });
