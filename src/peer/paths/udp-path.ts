@@ -16,13 +16,14 @@ export const udpPath: PathStrategy = {
     const { coordination } = context;
     const { socket, mapped } = await context.udpSockets.take();
     const port = socket.local().port;
-    // Not normalised, and srflx first: on a host without NAT the srflx candidate equals a host
-    // one, and the peer must still take it as srflx (it probes host candidates only behind the
-    // same NAT, and keeps the first kind it hears of for an endpoint).
-    const local: Candidate[] = [
-      { kind: 'srflx', address: mapped.address, port: mapped.port },
-      ...context.hostAddresses.map((address): Candidate => ({ kind: 'host', address, port })),
-    ];
+    // The peer keeps the first kind it hears of for an endpoint and probes in this order. Behind
+    // a NAT, host candidates go first (a LAN path beats a hairpin through the NAT); on a host
+    // without NAT the srflx candidate equals a host one and goes first, so the peer still takes
+    // it as srflx (host candidates are only probed behind the same NAT). Hence not normalised.
+    const srflx: Candidate = { kind: 'srflx', address: mapped.address, port: mapped.port };
+    const hosts = context.hostAddresses.map((address): Candidate => ({ kind: 'host', address, port }));
+    const withoutNat = hosts.some((host) => host.address === srflx.address && host.port === srflx.port);
+    const local: Candidate[] = withoutNat ? [srflx, ...hosts] : [...hosts, srflx];
     const profile = remoteProfile(coordination.peer.profile);
     const connection = await punchUdp({
       socket,
