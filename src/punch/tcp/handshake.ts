@@ -30,6 +30,11 @@ export interface HandshakeOptions {
   secret: Buffer;
   /** @default DEFAULT_HANDSHAKE_TIMEOUT_MS */
   timeoutMs?: number;
+  /**
+   * Give up sooner when not even the peer's HELLO arrived: a simultaneous open that lost its
+   * race can leave a half-open stream whose far end no longer exists. @default timeoutMs
+   */
+  helloTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -75,6 +80,7 @@ export function verifyStream(socket: Socket, options: HandshakeOptions): Promise
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(helloTimer);
       socket.off('readable', onReadable);
       socket.off('close', onClose);
       socket.off('error', onError);
@@ -124,6 +130,10 @@ export function verifyStream(socket: Socket, options: HandshakeOptions): Promise
     const onError = (error: Error) => finish(new TcpVerificationError(`connection failed during verification: ${error.message}`, { cause: error }));
     const onAbort = () => finish(new AbortedError('TCP verification aborted', { cause: options.signal?.reason }));
     const timer = setTimeout(() => finish(new TcpVerificationError(`no valid handshake from the peer within ${timeoutMs} ms`)), timeoutMs);
+    const helloTimeoutMs = Math.min(options.helloTimeoutMs ?? timeoutMs, timeoutMs);
+    const helloTimer = setTimeout(() => {
+      if (peerNonce === undefined) finish(new TcpVerificationError(`no HELLO from the peer within ${helloTimeoutMs} ms (a half-open stream)`));
+    }, helloTimeoutMs);
 
     socket.on('readable', onReadable);
     socket.on('close', onClose);

@@ -49,6 +49,10 @@ export const OPENER_SETTLE_DEFAULT_MS = 300;
 export const PROBE_TIMEOUT_MS = 1500;
 /** How many predicted ports are dialled on a sequential NAT. */
 export const PREDICTION_WINDOW = 6;
+/** A connected stream whose peer sent no HELLO by then is a half-open leftover of a lost race. */
+export const HELLO_TIMEOUT_RTTS = 4;
+export const HELLO_TIMEOUT_MIN_MS = 250;
+export const HELLO_TIMEOUT_DEFAULT_MS = 500;
 /** Streams the opener's listener holds at once (strays included). */
 export const MAX_LISTENER_CONNECTIONS = 8;
 
@@ -230,6 +234,9 @@ class TcpPunch {
     this.#localAddress = this.#options.local.address ?? profile?.tcp?.local?.address ?? profile?.local.address ?? '0.0.0.0';
     if (this.#options.local.port !== undefined) {
       this.#localPort = this.#options.local.port;
+      // An RTT for the settle and half-open timers, measured while waiting for the start; only
+      // where one more mapping costs nothing (a sequential NAT would shift its predicted port).
+      if (this.#localView.mapping === 'cone') void this.#probe(signal);
       return;
     }
     this.#localPort = await freePort(this.#localAddress);
@@ -248,7 +255,8 @@ class TcpPunch {
       const delta = this.#localView.delta;
       return { address: result.mapped.address, port: result.mapped.port, ...(delta !== undefined ? { delta } : {}) };
     } catch (error) {
-      this.#logger.warn({ err: error }, 'fresh TCP mapping probe failed; predicting from advertised candidates');
+      const level = signal.aborted ? 'debug' : 'warn';
+      this.#logger[level]({ err: error }, 'TCP mapping probe failed; going on with the advertised candidates');
       return undefined;
     }
   }
@@ -530,6 +538,11 @@ class TcpPunch {
     return server;
   }
 
+  #helloTimeoutMs(): number {
+    if (this.#probeRttMs === undefined) return HELLO_TIMEOUT_DEFAULT_MS;
+    return Math.min(DEFAULT_HANDSHAKE_TIMEOUT_MS, Math.max(HELLO_TIMEOUT_MIN_MS, HELLO_TIMEOUT_RTTS * this.#probeRttMs));
+  }
+
   /** Verifies a connected stream; the first verified one wins, everything else is closed. */
   #offer(socket: net.Socket, run: StageRun): void {
     if (this.#winner || this.#done.signal.aborted) {
@@ -540,11 +553,12 @@ class TcpPunch {
       role: this.#options.role,
       connectionId: this.#options.connectionId,
       secret: this.#options.secret,
+      helloTimeoutMs: this.#helloTimeoutMs(),
       signal: this.#done.signal,
     }).then(
       () => {
         if (this.#winner) {
-          socket.destroy();
+          socket.resetAndDestroy();
           return;
         }
         if (this.#options.role === 'initiator') selectStream(socket);
@@ -553,7 +567,9 @@ class TcpPunch {
         this.#onWin?.();
       },
       (error: unknown) => {
-        socket.destroy();
+        // A reset frees the 4-tuple at once; a FIN would hold it (FIN_WAIT, TIME_WAIT) and every
+        // later dial of the same target from this port would fail with EADDRNOTAVAIL.
+        socket.resetAndDestroy();
         this.#logger.debug({ err: error, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'closed an unverified TCP stream');
       },
     );

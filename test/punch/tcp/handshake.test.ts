@@ -105,3 +105,14 @@ test('an aborted verification rejects with ERR_ABORTED', async () => {
   a.destroy();
   b.destroy();
 });
+
+test('a half-open stream (no HELLO from the far end) is given up after helloTimeoutMs, not the full timeout', async () => {
+  const [a, b] = await socketPair();
+  a.pause();
+  await assert.rejects(verifyStream(b, options('responder', { timeoutMs: 60_000, helloTimeoutMs: 50 })), {
+    code: 'ERR_TCP_VERIFICATION',
+    message: /no HELLO from the peer within 50 ms/,
+  });
+  a.destroy();
+  b.destroy();
+});
