@@ -9,6 +9,7 @@ import { UdpConnection, type UdpConnectionOptions, type UdpMethod } from './conn
 import { UdpPunchFailedError, type UdpPunchAttempt } from './errors.js';
 import { planUdp, type PunchProfile, type UdpPlan, type UdpStrategy } from './planner.js';
 import { birthdayReady, isBirthdayReady, lateCandidates, MAX_LATE_CANDIDATES, parseLateCandidates, type SignalChannel } from './signaling.js';
+import { Nomination } from './nomination.js';
 import { Verifier } from './verify.js';
 import { decodeFrame, FrameType, type Frame, type PunchRole } from './wire.js';
 
@@ -142,10 +143,10 @@ class UdpPunch {
   readonly #remoteRounds = new Map<number, Candidate[]>();
   readonly #ownRounds = new Map<number, SocketEntry>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #nomination: Nomination<VerifiedPath>;
   #predict: Extract<UdpStrategy, { kind: 'predict' }> | undefined;
   /** The probing side of the birthday technique: budget left and when the last round began. */
   #birthday: { probes: number; roundsLeft: number; lastRoundAt: number | undefined } | undefined;
-  #selected: VerifiedPath | undefined;
   #unsubscribe: (() => void) | undefined;
   #onAbort: (() => void) | undefined;
   #settled = false;
@@ -161,6 +162,7 @@ class UdpPunch {
     this.#logger = (options.logger ?? silentLogger).child({ component: 'udp-punch', connectionId: options.connectionId });
     this.#verifier = new Verifier({ secret: options.secret, connectionId: options.connectionId, role: options.role });
     this.#probe = this.#verifier.probe();
+    this.#nomination = new Nomination(options.role);
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_PUNCH_TIMEOUT_MS;
     if (!(this.#timeoutMs > 0)) throw new InvalidArgumentError(`timeoutMs must be positive, got ${this.#timeoutMs}`);
     this.#startAt = options.startAt ?? performance.now();
@@ -450,10 +452,11 @@ class UdpPunch {
         return;
       }
       case FrameType.Data:
-      case FrameType.Keepalive:
-        // The responder only sends these once it adopted our nomination: its confirmation was lost.
-        if (this.#selected !== undefined && this.#isPath(this.#selected, entry, rinfo)) this.#succeed(this.#selected, [frame]);
+      case FrameType.Keepalive: {
+        const path = this.#verified.get(remoteOf(entry, rinfo.address, rinfo.port));
+        if (path !== undefined && this.#nomination.onTraffic(path)) this.#succeed(path, [frame]);
         return;
+      }
       case FrameType.Close:
         return;
     }
@@ -468,24 +471,12 @@ class UdpPunch {
       this.#verified.set(key, path);
       this.#logger.debug({ remote: `${rinfo.address}:${rinfo.port}`, socket: entry.kind, method: path.method }, 'udp path verified');
     }
-    const to = { host: rinfo.address, port: rinfo.port };
-    if (this.#options.role === 'initiator') {
-      if (this.#selected === undefined) {
-        this.#selected = path;
-        this.#nominate(path, PUNCH_FIRST_RETRY_MS);
-      } else if (this.#selected === path && nominate) {
-        this.#succeed(path, []);
-      }
-      return;
+    const step = this.#nomination.onVerifiedAck(path, known === undefined, nominate);
+    if (step.reply !== null) {
+      this.#send(entry, { host: rinfo.address, port: rinfo.port }, this.#verifier.ack(path.peerNonce, step.reply === 'nominate'), path.method);
     }
-    if (nominate) {
-      if (this.#selected === undefined) this.#selected = path;
-      if (this.#selected !== path) return;
-      this.#send(entry, to, this.#verifier.ack(path.peerNonce, true), path.method);
-      this.#succeed(path, []);
-      return;
-    }
-    if (known === undefined) this.#send(entry, to, this.#verifier.ack(peerNonce, false), path.method);
+    if (step.startNominating) this.#nominate(path, PUNCH_FIRST_RETRY_MS);
+    if (step.succeed) this.#succeed(path, []);
   }
 
   /** The initiator repeats its nomination until the responder confirms it. */
@@ -493,10 +484,6 @@ class UdpPunch {
     if (this.#settled) return;
     this.#send(path.entry, { host: path.address, port: path.port }, this.#verifier.ack(path.peerNonce, true), path.method);
     this.#after(interval, () => this.#nominate(path, Math.min(interval * 2, PUNCH_MAX_RETRY_MS)));
-  }
-
-  #isPath(path: VerifiedPath, entry: SocketEntry, rinfo: RemoteInfo): boolean {
-    return path.entry === entry && path.address === rinfo.address && path.port === rinfo.port;
   }
 
   #methodFor(entry: SocketEntry, rinfo: RemoteInfo): UdpMethod {
