@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { test } from 'node:test';
+import type { Coordination } from '../../src/broker/index.js';
+import { establishPath, type Established, type PathContext, type PathStrategy } from '../../src/peer/index.js';
+import type { DatagramConnection } from '../../src/peer/index.js';
+
+// The path choice (relay never/force/auto, happy eyeballs) with scripted strategies: no sockets.
+
+class FakeConnection extends EventEmitter {
+  readonly local = { family: 'IPv4' as const, address: '10.0.0.1', port: 1 };
+  readonly remote = { family: 'IPv4' as const, address: '10.0.0.2', port: 2 };
+  readonly maxDatagramSize = 1000;
+  closed = false;
+  send(): void {}
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+function strategy(name: string, delayMs: number, outcome: 'ok' | 'fail' = 'ok'): PathStrategy & { made: FakeConnection[]; aborted: boolean } {
+  const made: FakeConnection[] = [];
+  const result = {
+    name, made, aborted: false,
+    establish(context: PathContext): Promise<Established> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          if (outcome === 'fail') return reject(new Error(`${name} failed`));
+          const connection = new FakeConnection();
+          made.push(connection);
+          resolve({ transport: 'udp', connection: connection as DatagramConnection, method: name });
+        }, delayMs);
+        context.signal.addEventListener('abort', () => {
+          result.aborted = true;
+          clearTimeout(timer);
+          reject(new Error(`${name} aborted`));
+        }, { once: true });
+      });
+    },
+  };
+  return result;
+}
+
+function context(relayOffered: boolean): PathContext {
+  const coordination = { connectionId: 'c', ...(relayOffered ? { relay: { id: 'r', token: 't', endpoints: {} } } : {}) } as unknown as Coordination;
+  return { coordination, signal: new AbortController().signal } as unknown as PathContext;
+}
+
+test('never: only the direct strategy runs', async () => {
+  const direct = strategy('udp-punch', 5);
+  const relay = strategy('relay', 1);
+  const established = await establishPath(context(true), { direct, relay, mode: 'never', relayDeadlineMs: 100 });
+  assert.equal(established.method, 'udp-punch');
+  assert.equal(relay.made.length, 0);
+});
+
+test('force: the relay only, or ERR_RELAY_UNAVAILABLE when the broker offered none', async () => {
+  const direct = strategy('udp-punch', 1);
+  const relay = strategy('relay', 5);
+  assert.equal((await establishPath(context(true), { direct, relay, mode: 'force', relayDeadlineMs: 100 })).method, 'relay');
+  assert.equal(direct.made.length, 0);
+  await assert.rejects(establishPath(context(false), { direct, relay, mode: 'force', relayDeadlineMs: 100 }), { code: 'ERR_RELAY_UNAVAILABLE' });
+});
+
+test('auto without a relay offer is direct only', async () => {
+  const direct = strategy('udp-punch', 5);
+  const relay = strategy('relay', 1);
+  assert.equal((await establishPath(context(false), { direct, relay, mode: 'auto', relayDeadlineMs: 100 })).method, 'udp-punch');
+  assert.equal(relay.made.length, 0);
+});
+
+test('auto: a direct path completing before the deadline wins; the prepared relay is released', async () => {
+  const direct = strategy('udp-punch', 20);
+  const relay = strategy('relay', 5);
+  const established = await establishPath(context(true), { direct, relay, mode: 'auto', relayDeadlineMs: 200 });
+  assert.equal(established.method, 'udp-punch');
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(relay.made[0]?.closed ?? relay.aborted, true);
+});
+
+test('auto: no direct path by the deadline takes the relay and stops the direct attempt', async () => {
+  const direct = strategy('udp-punch', 500);
+  const relay = strategy('relay', 5);
+  const established = await establishPath(context(true), { direct, relay, mode: 'auto', relayDeadlineMs: 50 });
+  assert.equal(established.method, 'relay');
+  assert.equal(direct.aborted, true);
+});
+
+test('auto: a direct failure before the deadline falls back to the relay at once', async () => {
+  const direct = strategy('udp-punch', 5, 'fail');
+  const relay = strategy('relay', 10);
+  const started = performance.now();
+  const established = await establishPath(context(true), { direct, relay, mode: 'auto', relayDeadlineMs: 5000 });
+  assert.equal(established.method, 'relay');
+  assert.ok(performance.now() - started < 5000);
+});
