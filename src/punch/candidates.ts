@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * Candidate endpoints a peer advertises for hole punching (ICE's vocabulary, RFC 8445 §5.1.1):
  * `host` is a local (usually private) address, `srflx` the mapping a STUN server observed,
@@ -18,14 +20,17 @@ export function candidateKey(candidate: { address: string; port: number }): stri
   return `${candidate.address}|${candidate.port}`;
 }
 
-/** True when `value` has a candidate's shape; used to validate candidates that came off the wire. */
+/**
+ * True when `value` has a candidate's shape, with an IP literal (never a name: a peer must not
+ * make us resolve names); used to validate candidates from callers and from the wire.
+ */
 export function isCandidate(value: unknown): value is Candidate {
   if (typeof value !== 'object' || value === null) return false;
   const { kind, address, port } = value as Record<string, unknown>;
   return (
     (kind === 'host' || kind === 'srflx' || kind === 'predicted') &&
     typeof address === 'string' &&
-    address.length > 0 &&
+    isIP(address) !== 0 &&
     Number.isInteger(port) &&
     (port as number) > 0 &&
     (port as number) <= MAX_PORT

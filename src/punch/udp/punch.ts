@@ -3,7 +3,7 @@ import { StunUdpSocket, udpBinding, type HostPort } from '../../stun/index.js';
 import { transportAddress } from '../../stun/addresses.js';
 import { AbortedError, InvalidArgumentError, TimeoutError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../observe/logger.js';
-import { candidateKey, type Candidate } from '../candidates.js';
+import { candidateKey, isCandidate, type Candidate } from '../candidates.js';
 import { FULL_PORT_RANGE, predictPorts, samplePorts, type PortRange } from '../predict.js';
 import { UdpConnection, type UdpConnectionOptions, type UdpMethod } from './connection.js';
 import { UdpPunchFailedError, type UdpPunchAttempt } from './errors.js';
@@ -109,7 +109,7 @@ export function punchUdp(options: PunchUdpOptions, components: PunchUdpComponent
   try {
     return new UdpPunch(options, components).run();
   } catch (error) {
-    void options.socket.close();
+    options.socket.close().catch((closeError: unknown) => options.logger?.debug({ err: closeError }, 'udp punch: socket close failed'));
     return Promise.reject(error);
   }
 }
@@ -168,6 +168,9 @@ class UdpPunch {
     this.#startAt = options.startAt ?? performance.now();
     if (!Number.isFinite(this.#startAt)) throw new InvalidArgumentError('startAt must be a performance.now() time');
     if (!Array.isArray(options.remote?.candidates)) throw new InvalidArgumentError('remote.candidates must be an array');
+    for (const candidate of [...options.remote.candidates, ...(options.local?.candidates ?? [])]) {
+      if (!isCandidate(candidate)) throw new InvalidArgumentError(`not a candidate (kind host|srflx|predicted, IP literal, port 1-65535): ${JSON.stringify(candidate)}`);
+    }
 
     this.#remoteSrflx = options.remote.candidates.filter((c) => c.kind !== 'host');
     const srflxKeys = new Set(this.#remoteSrflx.map(candidateKey));
@@ -338,7 +341,7 @@ class UdpPunch {
     for (const result of bound) {
       if (result.status !== 'fulfilled') continue;
       if (this.#settled) {
-        void result.value.close();
+        this.#background('late birthday socket close', result.value.close());
         continue;
       }
       const entry = this.#addEntry(result.value, 'birthday');
@@ -427,8 +430,13 @@ class UdpPunch {
   }
 
   #send(entry: SocketEntry, to: HostPort, bytes: Buffer, method: UdpMethod): void {
-    entry.socket.send(bytes, to);
-    this.#attempt(method).packetsSent += 1;
+    try {
+      entry.socket.send(bytes, to);
+      this.#attempt(method).packetsSent += 1;
+    } catch (error) {
+      // A socket closed underneath us (by its former owner): the other paths carry on.
+      this.#logger.warn({ err: error, socket: entry.kind }, 'udp punch send failed');
+    }
   }
 
   // --- verification -------------------------------------------------------------------------
@@ -513,7 +521,7 @@ class UdpPunch {
     socket.on('message', entry.onMessage);
     socket.on('error', entry.onError);
     this.#entries.push(entry);
-    if (this.#settled) void this.#release(entry);
+    if (this.#settled) this.#background('late socket release', this.#release(entry));
     return entry;
   }
 
@@ -599,8 +607,8 @@ class UdpPunch {
     this.#settle();
     this.#logger.info({ err: error, attempts: this.#attemptList(), rejected: this.#rejectedDatagrams }, 'udp punch failed');
     this.#reject(error);
-    if (this.#entries.length === 0) await this.#options.socket.close();
-    const released = await Promise.allSettled(this.#entries.map((entry) => this.#release(entry)));
+    const releases = this.#entries.length > 0 ? this.#entries.map((entry) => this.#release(entry)) : [this.#options.socket.close()];
+    const released = await Promise.allSettled(releases);
     for (const result of released) {
       if (result.status === 'rejected') this.#logger.debug({ err: result.reason }, 'udp punch socket close failed');
     }

@@ -196,3 +196,17 @@ test('aborting a punch rejects with ERR_ABORTED and releases the socket', async 
   await new Promise((resolve) => setImmediate(resolve));
   assert.throws(() => socket.socket.address(), /Not running/);
 });
+
+test('malformed candidates from the caller are refused up front with ERR_INVALID_ARGUMENT', async () => {
+  for (const bad of [{ kind: 'srflx', address: 'peer.example', port: 4000 }, { kind: 'srflx', address: LOOPBACK, port: 0 }]) {
+    const socket = await bound();
+    const error = await punchUdp({
+      socket,
+      role: 'initiator',
+      connectionId: 'bad-candidate',
+      secret: randomBytes(32),
+      remote: { candidates: [bad as Candidate] },
+    }).catch((e: unknown) => e);
+    assert.equal((error as NtcpError).code, 'ERR_INVALID_ARGUMENT', String(error));
+  }
+});
