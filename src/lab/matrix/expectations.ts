@@ -1,0 +1,77 @@
+/**
+ * What the NAT-pair matrix must observe, derived from the lab's NAT behaviours alone (pure: no
+ * sockets). It states what ntcp's engines do, which is narrower than what is possible in theory:
+ * a random mapper is only reached through a cone NAT (one stable port to aim at), never through
+ * a sequential or another random one, and against a port-filtering cone only by a bounded
+ * birthday attempt (many holes on the random side, many probes on the cone side), which succeeds
+ * with high probability, not always.
+ */
+import { resolveNat, type NatBehaviour, type NatSpec } from '../nat.js';
+
+export type MatrixTransport = 'tcp' | 'udp';
+
+/** How a side's NAT looks to the peer that has to reach it. */
+export type MappingClass =
+  /** No NAT: the host's own address and port. */
+  | 'public'
+  /** Endpoint-independent mapping: the port STUN saw is the port the peer must use. */
+  | 'cone'
+  /** Endpoint-dependent, ports handed out in order: the next port can be predicted. */
+  | 'sequential'
+  /** Endpoint-dependent, unpredictable ports. */
+  | 'random';
+
+export function mappingClass(nat: NatBehaviour | null): MappingClass {
+  if (nat === null) return 'public';
+  if (nat.mapping === 'endpoint-independent') return 'cone';
+  return nat.portAllocation === 'sequential' ? 'sequential' : 'random';
+}
+
+/** Lets in packets from any port of an address the host has sent to (EIF or ADF), or has no NAT. */
+export function filtersLeniently(nat: NatBehaviour | null): boolean {
+  return nat === null || nat.filtering !== 'address-and-port-dependent';
+}
+
+export interface PairOptions {
+  /** Both hosts sit behind the same NAT (the peers find each other's private addresses). */
+  sameNat?: boolean;
+}
+
+const predictable = (mapping: MappingClass): boolean => mapping !== 'random';
+
+/**
+ * - `direct`: ntcp must connect them without a relay, every time;
+ * - `birthday`: only a bounded birthday attempt can: success is likely, a clean typed failure
+ *   (the budget ran out) is allowed;
+ * - `none`: no direct path; with the relay off, connect fails with a typed error.
+ */
+export type PathExpectation = 'direct' | 'birthday' | 'none';
+
+/**
+ * How ntcp's engines connect `a` and `b` (either direction), TCP and UDP alike:
+ * - same NAT, or a side without NAT: direct (LAN dial, direct connect or connection reversal);
+ * - both mappings predictable (cone or sequential): direct (punch / simultaneous open, STUNT #2,
+ *   port prediction, prediction on both sides);
+ * - a random mapper against a cone that filters leniently (EIF, ADF): direct (the cone side
+ *   opens towards the random side's address; any port of it gets in);
+ * - a random mapper against a port-filtering cone: birthday;
+ * - a random mapper against a sequential or random one: none.
+ */
+export function pathExpectation(a: NatSpec, b: NatSpec, options: PairOptions = {}): PathExpectation {
+  if (options.sameNat) return 'direct';
+  const [natA, natB] = [resolveNat(a), resolveNat(b)];
+  const [mapA, mapB] = [mappingClass(natA), mappingClass(natB)];
+  if (mapA === 'public' || mapB === 'public') return 'direct';
+  if (predictable(mapA) && predictable(mapB)) return 'direct';
+  const cone = mapA === 'cone' ? natA : mapB === 'cone' ? natB : undefined;
+  if (cone === undefined) return 'none';
+  return filtersLeniently(cone) ? 'direct' : 'birthday';
+}
+
+/** Whether a direct path exists at all for ntcp's engines (`direct` or `birthday`). */
+export function directPathExpected(a: NatSpec, b: NatSpec, options: PairOptions = {}): boolean {
+  return pathExpectation(a, b, options) !== 'none';
+}
+
+/** Error codes a pair without a direct path may end with when the relay is off. */
+export const NO_PATH_CODES: readonly string[] = ['ERR_PUNCH_FAILED', 'ERR_TIMEOUT'];

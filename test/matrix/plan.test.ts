@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  cellText, countIntactLines, udpLines, directPathExpected, judge, pathExpectation, planMatrix, SitePool, type MatrixPair, type PairResult,
+} from '../../src/lab/matrix/index.js';
+
+const RST_PORT_RESTRICTED = { preset: 'port-restricted', inboundSyn: 'rst' } as const;
+
+test('a side without NAT, or both sides behind one NAT, always has a direct path', () => {
+  assert.equal(pathExpectation('none', 'symmetric'), 'direct');
+  assert.equal(pathExpectation('symmetric', 'none'), 'direct');
+  assert.equal(pathExpectation('symmetric', 'symmetric', { sameNat: true }), 'direct');
+});
+
+test('predictable mappings on both sides (cone or sequential) connect directly', () => {
+  for (const a of ['full-cone', 'restricted-cone', 'port-restricted', 'symmetric-seq:1', 'symmetric-seq:2'] as const) {
+    for (const b of ['full-cone', 'port-restricted', 'symmetric-seq:1', 'symmetric-seq:2'] as const) {
+      assert.equal(pathExpectation(a, b), 'direct', `${a} <-> ${b}`);
+    }
+  }
+  assert.equal(pathExpectation(RST_PORT_RESTRICTED, 'symmetric-seq:2'), 'direct');
+});
+
+test('a random mapper is reached through a leniently filtering cone directly, through a port-filtering cone by birthday', () => {
+  assert.equal(pathExpectation('symmetric', 'full-cone'), 'direct');
+  assert.equal(pathExpectation('restricted-cone', 'symmetric'), 'direct');
+  assert.equal(pathExpectation('symmetric', 'port-restricted'), 'birthday');
+  assert.equal(pathExpectation(RST_PORT_RESTRICTED, 'symmetric'), 'birthday');
+});
+
+test('a random mapper against a sequential or random one has no direct path, in both directions', () => {
+  for (const other of ['symmetric', 'symmetric-seq:1', 'symmetric-seq:2'] as const) {
+    assert.equal(pathExpectation('symmetric', other), 'none');
+    assert.equal(pathExpectation(other, 'symmetric'), 'none');
+    assert.equal(directPathExpected('symmetric', other), false);
+  }
+  assert.equal(directPathExpected('symmetric', 'port-restricted'), true);
+});
+
+test('the plan holds every ordered pair per transport and variant, with unique ids and distinct sites', () => {
+  const plan = planMatrix({ transports: ['tcp', 'udp'], variants: [{ variant: 'plain' }, { variant: 'delay20', presets: ['full-cone', 'symmetric'], sameNat: false }] });
+  assert.equal(plan.pairs.length, 2 * (8 * 8 + 8) + 2 * 4);
+  assert.equal(new Set(plan.pairs.map((pair) => pair.id)).size, plan.pairs.length);
+  assert.equal(plan.sites.length, 8 * 2 + 2 * 2);
+  assert.equal(new Set(plan.sites.map((site) => site.name)).size, plan.sites.length);
+  assert.ok(plan.sites.filter((site) => site.name.endsWith('da') || site.name.endsWith('db')).every((site) => site.delayMs === 20));
+  const ss = plan.pairs.find((pair) => pair.id === 'udp-plain-ss')!;
+  assert.equal(ss.expect, 'none');
+  assert.equal(plan.pairs.find((pair) => pair.id === 'tcp-plain-ssame')!.expect, 'direct');
+});
+
+test('the site pool never hands a site to two pairs at once and gives a diagonal pair two sites', () => {
+  const plan = planMatrix({ transports: ['tcp'], variants: [{ variant: 'plain', presets: ['symmetric-seq:1', 'full-cone'] }] });
+  const pool = new SitePool(plan.sitesFor);
+  const pair = (id: string): MatrixPair => plan.pairs.find((p) => p.id === id)!;
+  const diagonal = pool.take(pair('tcp-plain-kk'))!;
+  assert.equal(diagonal.length, 2);
+  assert.notEqual(diagonal[0], diagonal[1]);
+  assert.equal(pool.take(pair('tcp-plain-kf')), undefined, 'both sequential sites are busy');
+  const cone = pool.take(pair('tcp-plain-ff'))!;
+  assert.equal(pool.take(pair('tcp-plain-fsame')), undefined);
+  pool.release(diagonal);
+  const next = pool.take(pair('tcp-plain-kf'));
+  assert.equal(next, undefined, 'the cone sites are still busy');
+  pool.release(cone);
+  assert.deepEqual(pool.take(pair('tcp-plain-kf'))?.length, 2);
+});
+
+function result(pair: Partial<MatrixPair>, fields: Partial<PairResult>): Omit<PairResult, 'asExpected'> {
+  const full: MatrixPair = { id: 'x', transport: 'tcp', variant: 'plain', connect: 'a', listen: 'b', sameNat: false, expect: 'direct', ...pair };
+  return { pair: full, hosts: ['a1', 'b1'], connected: false, wallMs: 1, ...fields };
+}
+
+const delivered = { connected: true, method: 'tcp-simultaneous-open', dataOk: true, exitCodes: [0, 0] as [number, number] };
+
+test('judging: direct pairs need verified data both ways and clean exits, without the relay', () => {
+  assert.equal(judge(result({}, delivered), 'never'), true);
+  assert.equal(judge(result({}, { ...delivered, dataOk: false }), 'never'), false);
+  assert.equal(judge(result({}, { ...delivered, exitCodes: [0, 1] }), 'never'), false);
+  assert.equal(judge(result({}, { code: 'ERR_PUNCH_FAILED' }), 'never'), false);
+  assert.equal(judge(result({}, { ...delivered, method: 'relay' }), 'auto'), false, 'a direct pair must not take the relay');
+});
+
+test('judging: pairs without a path must fail with a typed no-path error, or connect through the relay when it is on', () => {
+  assert.equal(judge(result({ expect: 'none' }, { code: 'ERR_PUNCH_FAILED' }), 'never'), true);
+  assert.equal(judge(result({ expect: 'none' }, { code: 'ERR_TIMEOUT' }), 'never'), true);
+  assert.equal(judge(result({ expect: 'none' }, { code: 'ERR_HARNESS_TIMEOUT' }), 'never'), false);
+  assert.equal(judge(result({ expect: 'none' }, delivered), 'never'), false);
+  assert.equal(judge(result({ expect: 'none' }, { ...delivered, method: 'relay' }), 'auto'), true);
+  assert.equal(judge(result({ expect: 'none' }, { code: 'ERR_PUNCH_FAILED' }), 'auto'), false);
+  assert.equal(judge(result({ expect: 'birthday' }, { code: 'ERR_PUNCH_FAILED' }), 'never'), true);
+  assert.equal(judge(result({ expect: 'birthday' }, delivered), 'never'), true);
+});
+
+test('cells show method and ms, or the error code, and mark the unexpected', () => {
+  assert.equal(cellText({ ...result({}, { ...delivered, elapsedMs: 95 }), asExpected: true }), 'simopen 95');
+  assert.equal(cellText({ ...result({ expect: 'none' }, { code: 'ERR_PUNCH_FAILED' }), asExpected: true }), 'PUNCH_FAILED');
+  assert.equal(cellText({ ...result({}, { code: 'ERR_TIMEOUT' }), asExpected: false }), '!TIMEOUT');
+});
+
+test('UDP lines are counted only when they arrive intact', () => {
+  const sent = udpLines('c', 4);
+  assert.equal(countIntactLines(sent, 'c', 4), 4);
+  assert.equal(countIntactLines(Buffer.concat([sent.subarray(0, 250), sent.subarray(420)]), 'c', 4), 2, 'a lost datagram breaks the lines it cut');
+  assert.equal(countIntactLines(sent, 'l', 4), 0, "the other side's lines do not count");
+  assert.equal(countIntactLines(Buffer.from(sent.toString().replace('c:1:', 'c:9:')), 'c', 4), 3);
+});
