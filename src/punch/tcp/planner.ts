@@ -42,6 +42,11 @@ export interface TcpStage {
   hostCandidates?: boolean;
   /** Sides whose NAT is sequential probe a fresh mapping before dialling and predict the next. */
   predict?: boolean;
+  /**
+   * asymmetric only: the lead's NAT maps randomly, so it opens many holes from fresh ports and
+   * the other side probes random ports of its public address (the birthday technique).
+   */
+  birthday?: boolean;
 }
 
 export interface TcpPlan {
@@ -118,14 +123,27 @@ export function planTcp(initiator: TcpNatView, responder: TcpNatView): TcpPlan {
     stages.push({ technique: 'asymmetric', method: 'tcp-stunt2', durationMs: ASYMMETRIC_STAGE_MS, lead: openerForRandom });
     return { stages };
   }
+  // 5. Random against a port-filtering cone: a bounded birthday attempt. The random side opens
+  //    many holes towards the cone's one public endpoint; the cone side probes random ports.
+  const randomSide = randomAgainstCone(initiator, responder);
+  if (randomSide !== undefined) {
+    stages.push({ technique: 'asymmetric', method: 'tcp-predict', durationMs: ASYMMETRIC_STAGE_MS, lead: randomSide, birthday: true });
+    return { stages };
+  }
   if (stages.length > 0) return { stages };
   return {
     stages,
     impossible:
       initiator.mapping === 'random' && responder.mapping === 'random'
         ? 'both NATs map TCP ports randomly: no direct path'
-        : 'one NAT maps TCP ports randomly and the other filters by port: no direct path',
+        : 'one NAT maps TCP ports randomly and the other is not endpoint-independent: no direct path',
   };
+}
+
+function randomAgainstCone(initiator: TcpNatView, responder: TcpNatView): PunchRole | undefined {
+  if (initiator.mapping === 'random' && responder.mapping === 'cone') return 'initiator';
+  if (responder.mapping === 'random' && initiator.mapping === 'cone') return 'responder';
+  return undefined;
 }
 
 function coneSideOrInitiator(initiator: TcpNatView, responder: TcpNatView): PunchRole {

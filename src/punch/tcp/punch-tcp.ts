@@ -17,7 +17,7 @@ import { AbortedError, InvalidArgumentError, TimeoutError } from '../../errors.j
 import { silentLogger, type Logger } from '../../observe/logger.js';
 import { tcpBinding } from '../../stun/index.js';
 import { normalizeCandidates, type Candidate } from '../candidates.js';
-import { predictPorts } from '../predict.js';
+import { birthdaySuccessProbability, FULL_PORT_RANGE, predictPorts, samplePorts } from '../predict.js';
 import { TcpPunchFailedError, type TcpPunchAttempt } from './errors.js';
 import { selectStream, verifyStream, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './handshake.js';
 import { natViewOf, planTcp, stageOffsets, type PunchRole, type TcpMethod, type TcpNatView, type TcpPlan, type TcpStage } from './planner.js';
@@ -53,6 +53,11 @@ export const PREDICTION_WINDOW = 6;
 export const HELLO_TIMEOUT_RTTS = 4;
 export const HELLO_TIMEOUT_MIN_MS = 250;
 export const HELLO_TIMEOUT_DEFAULT_MS = 500;
+/** Birthday technique: holes the random side opens, probes the cone side sends (p ~ 0.87 over 1024-65535). */
+export const BIRTHDAY_HOLES = 256;
+export const BIRTHDAY_PROBES = 512;
+/** An opener whose SYNs were refused at least this often faces a NAT that answers RST. */
+const REFUSED_SHARE = 0.9;
 /** Streams the opener's listener holds at once (strays included). */
 export const MAX_LISTENER_CONNECTIONS = 8;
 
@@ -366,14 +371,15 @@ class TcpPunch {
     await this.#shareFreshMapping(run);
     const targets = await this.#remoteTargets(run);
     if (targets.length === 0) return 'no remote endpoint to dial';
+    const volley = this.#volley(run, targets);
     let opener = run.stage.lead === this.#options.role;
     for (let swaps = 0; swaps < 2 && !run.signal.aborted; swaps++) {
       if (opener) {
-        const refused = await this.#open(run, targets);
+        const refused = await this.#open(run, volley);
         if (!refused) {
-          this.#listen(run, this.#localAddress);
+          if (volley.fromLocalPort) this.#listen(run, this.#localAddress);
           inbox.send(run.index, 'opened');
-          run.notes.push('opened the hole and listened');
+          run.notes.push(`opened ${volley.endpoints.length} hole(s)`);
           return undefined;
         }
         inbox.send(run.index, 'refused');
@@ -388,10 +394,11 @@ class TcpPunch {
         opener = true;
         continue;
       }
-      const redial = this.#localMappingStable() ? 0 : undefined;
-      for (const target of targets) this.#dial(run, target, { fromLocalPort: true, redialAfterMs: redial });
+      const redial = volley.fromLocalPort && this.#localMappingStable() && !run.stage.birthday ? 0 : undefined;
+      for (const target of volley.endpoints) void this.#dial(run, target, { fromLocalPort: volley.fromLocalPort, redialAfterMs: redial });
       return undefined;
     }
+    if (run.stage.birthday) return 'both NATs answer unsolicited SYNs with RST: no birthday holes survive';
     // Both NATs answer RST: only SYNs that cross in flight get through; spend the rest of the
     // slot on the simultaneous-open grid (both sides reach this point together).
     run.method = 'tcp-simultaneous-open';
@@ -400,15 +407,38 @@ class TcpPunch {
     return undefined;
   }
 
-  /** Dials every target once; resolves true when all were refused within the settle time. */
-  async #open(run: StageRun, targets: TcpEndpoint[]): Promise<boolean> {
-    const outcomes = targets.map((target) => this.#dial(run, target, { fromLocalPort: true }));
+  /**
+   * What this side sends in an asymmetric stage, opening or dialling: its peer's endpoints from
+   * its advertised port, or for the birthday technique, many fresh ports towards the cone's one
+   * endpoint (random side) / random ports of the random side's address (cone side).
+   */
+  #volley(run: StageRun, targets: TcpEndpoint[]): { fromLocalPort: boolean; endpoints: TcpEndpoint[] } {
+    if (!run.stage.birthday) return { fromLocalPort: true, endpoints: targets };
+    const target = targets[0]!;
+    if (this.#localView.mapping === 'random') {
+      return { fromLocalPort: false, endpoints: Array.from({ length: BIRTHDAY_HOLES }, () => target) };
+    }
+    const odds = birthdaySuccessProbability(BIRTHDAY_HOLES, BIRTHDAY_PROBES, FULL_PORT_RANGE.max - FULL_PORT_RANGE.min + 1);
+    run.notes.push(`birthday: ${BIRTHDAY_HOLES} holes x ${BIRTHDAY_PROBES} probes, p=${odds.toFixed(2)} over the full port range`);
+    return { fromLocalPort: true, endpoints: samplePorts(BIRTHDAY_PROBES).map((port) => ({ address: target.address, port })) };
+  }
+
+  /** Dials every endpoint once; resolves true when (nearly) all were refused within the settle time. */
+  async #open(run: StageRun, volley: { fromLocalPort: boolean; endpoints: TcpEndpoint[] }): Promise<boolean> {
     const settleMs = this.#probeRttMs === undefined
       ? OPENER_SETTLE_DEFAULT_MS
       : Math.min(OPENER_SETTLE_MAX_MS, Math.max(OPENER_SETTLE_MIN_MS, OPENER_SETTLE_RTTS * this.#probeRttMs));
-    const settle = AbortSignal.any([run.signal, timeoutSignal(settleMs)]);
-    const all = Promise.all(outcomes).then((results) => results.every((result) => result === 'refused'));
-    return Promise.race([all, sleep(settleMs, settle).then(() => false)]);
+    const outcomes = volley.endpoints.map((target) => this.#connectOnce(run, target, volley.fromLocalPort));
+    const refusedEnough = new Promise<boolean>((resolve) => {
+      let refused = 0;
+      const needed = Math.ceil(outcomes.length * REFUSED_SHARE);
+      for (const outcome of outcomes) {
+        void outcome.then((result) => {
+          if (result === 'refused' && ++refused >= needed) resolve(true);
+        });
+      }
+    });
+    return Promise.race([refusedEnough, sleep(settleMs, run.signal).then(() => false)]);
   }
 
   #localMappingStable(): boolean {

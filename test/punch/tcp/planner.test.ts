@@ -48,13 +48,18 @@ test('two sequential NATs are predicted from both sides', () => {
   assert.ok(plan.stages.every((s) => s.method === 'tcp-predict' && s.predict === true));
 });
 
-test('random against a port-restricted NAT, and random against random, have no plan and say why', () => {
+test('random against random, and random against sequential, have no plan and say why', () => {
   const both = planTcp(random('198.51.100.1'), random('198.51.100.2'));
   assert.deepEqual(both.stages, []);
   assert.match(both.impossible ?? '', /both NATs map TCP ports randomly/);
-  const oneSide = planTcp(random('198.51.100.1'), cone('198.51.100.2', 'port'));
-  assert.deepEqual(oneSide.stages, []);
-  assert.match(oneSide.impossible ?? '', /filters by port/);
+  const sequential = planTcp(random('198.51.100.1'), delta('198.51.100.2', 1));
+  assert.deepEqual(sequential.stages, []);
+  assert.match(sequential.impossible ?? '', /not endpoint-independent/);
+});
+
+test('random against a port-restricted cone: a birthday attempt led by the random side', () => {
+  const plan = planTcp(cone('198.51.100.2', 'port'), random('198.51.100.1'));
+  assert.deepEqual(plan.stages.map((s) => [s.technique, s.method, s.lead, s.birthday]), [['asymmetric', 'tcp-predict', 'responder', true]]);
 });
 
 test('random against an address-filtering cone: the cone side opens and listens, the random side dials', () => {
