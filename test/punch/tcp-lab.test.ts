@@ -48,6 +48,8 @@ const PAIRS: Pair[] = [
   { name: 'symmetric-seq:1 -> port-restricted', initiator: 'sqa1', responder: 'pb3', methods: ['tcp-predict'], wave: 1 },
   { name: 'port-restricted -> symmetric-seq:2', initiator: 'pb1', responder: 'sqb1', methods: ['tcp-predict'], wave: 1 },
   { name: 'same NAT (lan)', initiator: 'ln1', responder: 'ln2', methods: ['lan'], wave: 1 },
+  { name: 'port-restricted -> symmetric (birthday)', initiator: 'pb2', responder: 'sy1', methods: ['tcp-predict'], wave: 1 },
+  { name: 'symmetric -> port-restricted (birthday)', initiator: 'sz1', responder: 'pa2', methods: ['tcp-predict'], wave: 1 },
   { name: 'public -> port-restricted', initiator: 'pub1', responder: 'pb1', methods: ['tcp-reversal'], wave: 2 },
   { name: 'port-restricted -> public', initiator: 'pa1', responder: 'pub2', methods: ['tcp-direct'], wave: 2 },
   { name: 'symmetric-seq:2 -> port-restricted', initiator: 'sqb1', responder: 'pa2', methods: ['tcp-predict'], wave: 2 },
