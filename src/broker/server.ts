@@ -226,8 +226,7 @@ class BrokerServer implements Broker {
     if (this.#sessions.size >= this.#options.maxConnections || !observed) {
       this.counters.increment('connections-refused');
       socket.on('error', (error) => this.#logger.debug({ err: error }, 'refused socket error'));
-      socket.end(encodeFrame(errorReply(new LimitError('the broker is at its connection limit'), undefined, true)));
-      socket.setTimeout(FATAL_END_GRACE_MS, () => socket.destroy());
+      endGracefully(socket, encodeFrame(errorReply(new LimitError('the broker is at its connection limit'), undefined, true)));
       return;
     }
     this.counters.increment('connections-accepted');
@@ -429,7 +428,7 @@ class BrokerServer implements Broker {
       this.#logger.info({ id: record.id }, 'deregistered');
     }
     session.closing = true;
-    session.socket.end(encodeFrame({ type: 'deregistered' }));
+    endGracefully(session.socket, encodeFrame({ type: 'deregistered' }));
   }
 
   #onClose(session: Session): void {
@@ -486,11 +485,17 @@ class BrokerServer implements Broker {
     if (!session || record.rtt.isFresh(now, this.#options.rttMaxAgeMs)) return Promise.resolve();
     if (session.pingSentAt === 0) this.#ping(session, now);
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.#options.rttProbeTimeoutMs);
-      (session.pongWaiters ??= []).push(() => {
+      const wake = (): void => {
         clearTimeout(timer);
         resolve();
-      });
+      };
+      // A peer that never answers pings must not collect one waiter per connect aimed at it.
+      const timer = setTimeout(() => {
+        const index = session.pongWaiters?.indexOf(wake) ?? -1;
+        if (index !== -1) session.pongWaiters!.splice(index, 1);
+        resolve();
+      }, this.#options.rttProbeTimeoutMs);
+      (session.pongWaiters ??= []).push(wake);
     });
   }
 
@@ -687,9 +692,21 @@ class BrokerServer implements Broker {
     if (session.closing) return;
     session.closing = true;
     this.#logger.info({ remote: session.observed, id: session.peer?.id, code: error.code, reason: error.message }, 'closing connection');
-    if (!session.socket.destroyed) session.socket.end(encodeFrame(errorReply(error, undefined, true)));
-    session.socket.setTimeout(FATAL_END_GRACE_MS, () => session.socket.destroy());
+    endGracefully(session.socket, encodeFrame(errorReply(error, undefined, true)));
   }
+}
+
+/**
+ * Sends a last frame and half-closes. A closing session is skipped by the sweep, so a peer that
+ * never closes its side, or keeps sending (which would reset an idle timeout), is cut by a plain
+ * timer instead: a closing connection cannot hold a connection slot.
+ */
+function endGracefully(socket: net.Socket, lastFrame: Buffer): void {
+  if (socket.destroyed) return;
+  socket.end(lastFrame);
+  const timer = setTimeout(() => socket.destroy(), FATAL_END_GRACE_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function errorReply(error: BrokerError, requestId?: string, fatal?: boolean): BrokerMessage {

@@ -1,7 +1,10 @@
+import net from 'node:net';
+import { once } from 'node:events';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startBroker, type Broker, type BrokerOptions } from '../../src/broker/server.js';
 import { BrokerClient } from '../../src/broker/client.js';
+import { encodeFrame } from '../../src/broker/framing.js';
 import { CuttableProxy, RawConnection, until } from './helpers.js';
 
 const brokers: Broker[] = [];
@@ -241,6 +244,35 @@ test('bounds: oversize frames, garbage, floods and excess connections are refuse
 
   assert.ok(healthy.connected);
   assert.ok((await healthy.ping()) >= 0);
+});
+
+test('a closing connection cannot hold its slot: a client that never closes its side, or keeps sending, is cut', async () => {
+  const server = await broker();
+  // allowHalfOpen: these clients ignore the broker's FIN, as a hostile one would.
+  const halfOpen = async (): Promise<{ socket: net.Socket; frames: Buffer[] }> => {
+    const socket = net.connect({ host: '127.0.0.1', port: server.port, allowHalfOpen: true });
+    await once(socket, 'connect');
+    socket.on('error', () => undefined);
+    const frames: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => frames.push(chunk));
+    return { socket, frames };
+  };
+  const quiet = await halfOpen();
+  quiet.socket.write(encodeFrame({ type: 'hello', version: 1 }));
+  quiet.socket.write(encodeFrame({ type: 'deregister' }));
+  const chatty = await halfOpen();
+  chatty.socket.write(Buffer.from([0, 0, 0, 2, 0x7b, 0x7b]));
+  // Bytes after the fatal error would keep resetting an idle timeout.
+  const trickle = setInterval(() => chatty.socket.write(Buffer.from([0x20])), 100);
+  try {
+    await until(() => Buffer.concat(chatty.frames).includes('ERR_BAD_MESSAGE') && Buffer.concat(quiet.frames).includes('"deregistered"'));
+    assert.equal(server.query().counts.connections, 2, 'both still open while the broker says goodbye');
+    await until(() => server.query().counts.connections === 0);
+  } finally {
+    clearInterval(trickle);
+    quiet.socket.destroy();
+    chatty.socket.destroy();
+  }
 });
 
 test('connections that never register are closed after the registration timeout', async () => {
