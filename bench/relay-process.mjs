@@ -22,3 +22,6 @@ process.on('message', async (command) => {
     process.exit(0);
   }
 });
+
+// The bench process went away (crash, Ctrl-C): do not outlive it.
+process.on('disconnect', () => process.exit(0));
