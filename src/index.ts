@@ -31,6 +31,13 @@ export {
   type PunchUdpOptions, type PunchUdpComponents, type UdpConnectionOptions, type UdpMethod, type CloseReason, type UdpPlan,
   type UdpStrategy, type PunchProfile, type NatClass, type SignalChannel, type LateCandidates, type UdpPunchAttempt, type PunchRole,
 } from './punch/udp/index.js';
+export {
+  punchTcp, planTcp, natViewOf as tcpNatViewOf, verifyStream as verifyTcpStream, selectStream as selectTcpStream,
+  DEFAULT_PUNCH_TIMEOUT_MS as DEFAULT_TCP_PUNCH_TIMEOUT_MS, KEEPALIVE_INITIAL_DELAY_MS as TCP_KEEPALIVE_INITIAL_DELAY_MS,
+  TcpPunchFailedError, TcpVerificationError,
+  type PunchTcpOptions, type PunchTcpResult, type TcpEndpoint, type TcpMethod, type TcpNatView, type TcpPlan, type TcpStage,
+  type TcpTechnique, type TcpPunchAttempt, type SignalChannel as TcpSignalChannel,
+} from './punch/tcp/index.js';
 export { predictPorts, estimateDelta, samplePorts, stepPort, birthdaySuccessProbability, FULL_PORT_RANGE, type PortRange } from './punch/predict.js';
 export { normalizeCandidates, isCandidate, fromBrokerCandidates, type Candidate, type CandidateKind } from './punch/candidates.js';
 export {
