@@ -27,6 +27,11 @@ const UDP_HEADER_LENGTH = 8;
 const CLOSE_COPIES = 2;
 /** How often the timers look at the keepalive and idle deadlines, per keepalive interval. */
 const TICKS_PER_KEEPALIVE = 2;
+/** The nomination is repeated first after this long, then at doubling intervals up to the max... */
+const NOMINATION_FIRST_RETRY_MS = 20;
+const NOMINATION_MAX_RETRY_MS = 250;
+/** ...at most this many times: a responder that never confirms has failed its punch by then. */
+const NOMINATION_MAX_REPEATS = 24;
 
 export type UdpMethod = 'udp-punch' | 'lan' | 'udp-predict' | 'udp-birthday' | 'direct';
 
@@ -56,6 +61,8 @@ export interface UdpConnectionInit {
   peerNonce: Buffer;
   /** Frames that arrived on the path before the connection existed, delivered first. */
   early?: Frame[];
+  /** Initiator: repeat the nomination until the responder confirms it (ACK, data or keepalive). */
+  awaitingConfirmation?: boolean;
   options?: UdpConnectionOptions;
   logger?: Logger;
   now?: () => number;
@@ -85,6 +92,8 @@ export class UdpConnection extends EventEmitter {
   #lastSentAt: number;
   #lastReceivedAt: number;
   #closed = false;
+  #awaitingConfirmation: boolean;
+  #nominationTimer: NodeJS.Timeout | undefined;
 
   constructor(init: UdpConnectionInit) {
     super();
@@ -110,6 +119,22 @@ export class UdpConnection extends EventEmitter {
     this.#timer.unref();
     const early = init.early ?? [];
     if (early.length > 0) this.#deliverWhenListened(early);
+    this.#awaitingConfirmation = init.awaitingConfirmation ?? false;
+    if (this.#awaitingConfirmation) this.#repeatNomination(NOMINATION_FIRST_RETRY_MS, NOMINATION_MAX_REPEATS);
+  }
+
+  #repeatNomination(interval: number, repeats: number): void {
+    if (repeats <= 0) return;
+    this.#nominationTimer = setTimeout(() => {
+      if (this.#closed || !this.#awaitingConfirmation) return;
+      this.#transmit(this.#verifier.ack(this.#peerNonce, true));
+      this.#repeatNomination(Math.min(interval * 2, NOMINATION_MAX_RETRY_MS), repeats - 1);
+    }, interval);
+  }
+
+  #confirmed(): void {
+    this.#awaitingConfirmation = false;
+    clearTimeout(this.#nominationTimer);
   }
 
   /** Datagrams that came before the caller could listen wait for its first 'message' listener. */
@@ -159,24 +184,32 @@ export class UdpConnection extends EventEmitter {
     switch (frame.type) {
       case FrameType.Data:
         this.#lastReceivedAt = this.#now();
+        this.#confirmed();
         this.emit('message', Buffer.from(frame.payload));
         return;
       case FrameType.Keepalive:
         this.#lastReceivedAt = this.#now();
+        this.#confirmed();
         return;
       case FrameType.Close:
         if (this.#verifier.checkClose(frame)) void this.#shutdown('remote', false);
         return;
       case FrameType.Ack: {
-        // The initiator repeats its nomination until it hears the confirmation; ours was lost.
         const ack = this.#verifier.checkAck(frame);
         if (ack === undefined) return;
         this.#lastReceivedAt = this.#now();
-        if (ack.nominate && this.#verifier.role === 'responder') this.#transmit(this.#verifier.ack(this.#peerNonce, true));
+        if (!ack.nominate) return;
+        // Initiator: the confirmation. Responder: the initiator did not hear ours; say it again.
+        if (this.#verifier.role === 'initiator') this.#confirmed();
+        else this.#transmit(this.#verifier.ack(this.#peerNonce, true));
         return;
       }
-      case FrameType.Probe:
+      case FrameType.Probe: {
+        // The responder still punches: our nomination has not reached it yet.
+        const peerNonce = this.#verifier.checkProbe(frame);
+        if (peerNonce !== undefined && this.#awaitingConfirmation) this.#transmit(this.#verifier.ack(peerNonce, true));
         return;
+      }
     }
   }
 
@@ -194,6 +227,7 @@ export class UdpConnection extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#nominationTimer);
     this.#socket.off('message', this.#onMessage);
     try {
       if (notifyPeer) await this.#sendClose();

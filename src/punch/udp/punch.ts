@@ -33,6 +33,8 @@ export const BIRTHDAY_ROUND_INTERVAL_MS = 1_500;
 export const PREDICT_ROUND_INTERVAL_MS = 2_500;
 /** ...at most this many times. */
 export const PREDICT_MAX_ROUNDS = 3;
+/** Datagrams of the peer kept for the connection while the punch still runs. */
+const MAX_EARLY_FRAMES = 16;
 /** The fresh mapping probe of a prediction round gives up after this long. */
 const PREDICT_PROBE_TIMEOUT_MS = 1_500;
 
@@ -143,7 +145,11 @@ class UdpPunch {
   readonly #remoteRounds = new Map<number, Candidate[]>();
   readonly #ownRounds = new Map<number, SocketEntry>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #nomination: Nomination<VerifiedPath>;
+  /** Paths are named by remoteOf() keys. */
+  readonly #nomination: Nomination<string>;
+  /** Data and keepalives that came before the punch ended, by path; MAX_EARLY_FRAMES in all. */
+  readonly #early = new Map<string, Frame[]>();
+  #earlyFrames = 0;
   #predict: Extract<UdpStrategy, { kind: 'predict' }> | undefined;
   /** The probing side of the birthday technique: budget left and when the last round began. */
   #birthday: { probes: number; roundsLeft: number; lastRoundAt: number | undefined } | undefined;
@@ -450,7 +456,8 @@ class UdpPunch {
       case FrameType.Probe: {
         const peerNonce = this.#verifier.checkProbe(frame);
         if (peerNonce === undefined) return this.#rejected(rinfo, 'probe');
-        this.#send(entry, from, this.#verifier.ack(peerNonce, false), this.#methodFor(entry, rinfo));
+        const step = this.#nomination.onProbe();
+        this.#send(entry, from, this.#verifier.ack(peerNonce, step.reply === 'nominate'), this.#methodFor(entry, rinfo));
         return;
       }
       case FrameType.Ack: {
@@ -460,11 +467,15 @@ class UdpPunch {
         return;
       }
       case FrameType.Data:
-      case FrameType.Keepalive: {
-        const path = this.#verified.get(remoteOf(entry, rinfo.address, rinfo.port));
-        if (path !== undefined && this.#nomination.onTraffic(path)) this.#succeed(path, [frame]);
+      case FrameType.Keepalive:
+        // The peer already has its connection (our last datagram to it was lost or is late):
+        // keep what it sent for ours, in case this path wins.
+        if (this.#earlyFrames < MAX_EARLY_FRAMES) {
+          const key = remoteOf(entry, rinfo.address, rinfo.port);
+          this.#early.set(key, [...(this.#early.get(key) ?? []), frame]);
+          this.#earlyFrames += 1;
+        }
         return;
-      }
       case FrameType.Close:
         return;
     }
@@ -479,19 +490,12 @@ class UdpPunch {
       this.#verified.set(key, path);
       this.#logger.debug({ remote: `${rinfo.address}:${rinfo.port}`, socket: entry.kind, method: path.method }, 'udp path verified');
     }
-    const step = this.#nomination.onVerifiedAck(path, known === undefined, nominate);
+    const step = this.#nomination.onVerifiedAck(key, known === undefined, nominate);
     if (step.reply !== null) {
       this.#send(entry, { host: rinfo.address, port: rinfo.port }, this.#verifier.ack(path.peerNonce, step.reply === 'nominate'), path.method);
     }
-    if (step.startNominating) this.#nominate(path, PUNCH_FIRST_RETRY_MS);
-    if (step.succeed) this.#succeed(path, []);
-  }
-
-  /** The initiator repeats its nomination until the responder confirms it. */
-  #nominate(path: VerifiedPath, interval: number): void {
-    if (this.#settled) return;
-    this.#send(path.entry, { host: path.address, port: path.port }, this.#verifier.ack(path.peerNonce, true), path.method);
-    this.#after(interval, () => this.#nominate(path, Math.min(interval * 2, PUNCH_MAX_RETRY_MS)));
+    // The initiator's connection repeats the nomination until the responder's confirmation.
+    if (step.succeed) this.#succeed(path, this.#early.get(key) ?? [], this.#options.role === 'initiator' && !nominate);
   }
 
   #methodFor(entry: SocketEntry, rinfo: RemoteInfo): UdpMethod {
@@ -579,7 +583,7 @@ class UdpPunch {
     if (this.#onAbort) this.#options.signal?.removeEventListener('abort', this.#onAbort);
   }
 
-  #succeed(path: VerifiedPath, early: Frame[]): void {
+  #succeed(path: VerifiedPath, early: Frame[], awaitingConfirmation: boolean): void {
     if (this.#settled) return;
     this.#settle();
     path.entry.socket.off('message', path.entry.onMessage);
@@ -592,6 +596,7 @@ class UdpPunch {
       verifier: this.#verifier,
       peerNonce: path.peerNonce,
       early,
+      awaitingConfirmation,
       options: this.#options.connection,
       logger: this.#logger,
     });
