@@ -8,4 +8,7 @@ export { establishPath, DEFAULT_RELAY_DEADLINE_MS, RELAY_MODES, type RelayMode, 
 export type { PathStrategy, PathContext, Established } from './paths/path-strategy.js';
 export { udpPath } from './paths/udp-path.js';
 export { tcpPath } from './paths/tcp-path.js';
+export { relayTcpPath } from './paths/relay-tcp-path.js';
+export { relayUdpPath } from './paths/relay-udp-path.js';
+export { RelayedDatagrams } from './paths/relayed-datagrams.js';
 export { ProbeError, PeerClosedError, RelayUnavailableError } from './errors.js';

@@ -16,6 +16,8 @@ import { PeerClosedError, ProbeError } from './errors.js';
 import { recordPath, type ConnectionPath, type DatagramConnection, type IncomingConnection } from './path.js';
 import { DEFAULT_RELAY_DEADLINE_MS, establishPath, RELAY_MODES, type RelayMode } from './paths/establish.js';
 import type { Established, PathContext, PathStrategy } from './paths/path-strategy.js';
+import { relayTcpPath } from './paths/relay-tcp-path.js';
+import { relayUdpPath } from './paths/relay-udp-path.js';
 import { tcpPath } from './paths/tcp-path.js';
 import { udpPath } from './paths/udp-path.js';
 import { toServerAddress, type ServerAddress } from './server-address.js';
@@ -29,6 +31,7 @@ export const DEFAULT_INCOMING_TIMEOUT_MS = DEFAULT_CONNECT_TIMEOUT_MS;
 export const DEFAULT_PROBE_TIMEOUT_MS = 1_000;
 /** Incoming coordinations punched at once; more are refused so a flood cannot exhaust sockets. */
 export const MAX_INCOMING_IN_PROGRESS = 16;
+const DEFAULT_RELAY_PATHS: Partial<Record<Transport, PathStrategy>> = { tcp: relayTcpPath, udp: relayUdpPath };
 /** The broker takes at most this many private addresses per peer. */
 const MAX_PRIVATE_ADDRESSES = 8;
 /** The outer guard fires this long after the punch deadline, in case an engine overruns it. */
@@ -51,7 +54,7 @@ export interface PeerRegisterOptions {
   connectTimeoutMs?: number;
   /** How long the listening side keeps punching for one incoming connection. @default 20000 */
   incomingTimeoutMs?: number;
-  /** Default relay policy of `connect` and of incoming connections. @default 'auto' */
+  /** Default relay policy of `connect` (incoming connections follow the dialler's). @default 'auto' */
   relay?: RelayMode;
   /** With relay 'auto': the relay is taken when no direct path completed by then. @default 3000 */
   relayDeadlineMs?: number;
@@ -68,7 +71,7 @@ export interface PeerRegisterOptions {
 /** Injected components, separate from options. */
 export interface PeerComponents {
   logger?: Logger;
-  /** Relay path strategies per transport (src/relay provides them); without one, relay is never used. */
+  /** Relay path strategies per transport. @default the built-in relay's (relayTcpPath, relayUdpPath) */
   relayPaths?: Partial<Record<Transport, PathStrategy>>;
   /** Binds the UDP sockets connections punch from. @default StunUdpSocket.bind */
   bindUdpSocket?: (options: { address: string }) => Promise<StunUdpSocket>;
@@ -239,7 +242,7 @@ export class Peer extends EventEmitter<PeerEvents> {
         ...(options.signal ? { signal: options.signal } : {}),
       });
       logger.info({ observed: broker.observed, udp: profile.udp?.rfc3489Type, tcp: profile.tcp?.kind }, 'registered');
-      return new Peer({ id: options.id, profile, settings, broker, udpSockets, logger, relayPaths: { ...components.relayPaths } });
+      return new Peer({ id: options.id, profile, settings, broker, udpSockets, logger, relayPaths: { ...(components.relayPaths ?? DEFAULT_RELAY_PATHS) } });
     } catch (error) {
       await udpSockets.close();
       throw error;
@@ -370,7 +373,9 @@ export class Peer extends EventEmitter<PeerEvents> {
     }
     const timeoutMs = this.#settings.incomingTimeoutMs;
     const controller = this.#track(undefined, timeoutMs + DEADLINE_GRACE_MS);
-    this.#establish(coordination, startAt, timeoutMs, controller.signal, this.#settings.relay)
+    // The dialler chose the relay policy: the broker offers a relay only when it asked for one, and
+    // this side then races direct and relay, keeping whichever the dialler selects.
+    this.#establish(coordination, startAt, timeoutMs, controller.signal, 'auto')
       .then((established) => {
         const { connection, path } = this.#handOut(established, coordination, performance.now() - (startAt - coordination.startInMs));
         const incoming: IncomingConnection = established.transport === 'tcp'

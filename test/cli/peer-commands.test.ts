@@ -39,7 +39,9 @@ let server = '';
 
 before(async () => {
   if (unavailable) return;
-  lab = await Lab.create({ sites: [{ name: 'a', nat: 'port-restricted', hosts: 2 }, { name: 'b', nat: 'port-restricted' }] });
+  lab = await Lab.create({
+    sites: [{ name: 'a', nat: 'port-restricted', hosts: 2 }, { name: 'b', nat: 'port-restricted' }, { name: 's', nat: 'symmetric' }, { name: 't', nat: 'symmetric' }],
+  });
   const [primary, alternate] = lab.serverAddresses;
   server = primary;
   const process_ = new NtcpProcess(lab.spawn('server', [process.execPath, CLI, 'server', '--host', primary, '--alt-host', alternate, '--json']), 'server');
@@ -113,3 +115,28 @@ test('UDP with --keep: the listener serves two connections one after the other',
     listener.child.kill();
   }
 });
+
+for (const transport of ['udp', 'tcp'] as const) {
+  test(`${transport.toUpperCase()} between two random symmetric NATs: --relay auto connects through the built-in relay`, async (t) => {
+    if (unavailable) return t.skip(`needs root: ${unavailable}`);
+    const udp = transport === 'udp' ? ['--udp'] : [];
+    const listener = ntcp('t1', ['listen', '--id', `hard-${transport}`, ...udp]);
+    try {
+      await listener.waitForEvent(['listening'], STEP_TIMEOUT_MS);
+      const dialler = ntcp('s1', ['connect', `hard-${transport}`, '--id', `hard-dialler-${transport}`, ...udp, '--relay', 'auto']);
+      const connected = await dialler.waitForEvent(['connected', 'error'], STEP_TIMEOUT_MS);
+      assert.equal(connected.event, 'connected', JSON.stringify(connected));
+      assert.equal(connected.method, 'relay');
+      assert.equal((await listener.waitForEvent(['connected'], STEP_TIMEOUT_MS)).method, 'relay');
+      dialler.write('over the relay\n');
+      await listener.waitForOutput('over the relay\n', STEP_TIMEOUT_MS);
+      listener.write('and back\n');
+      await dialler.waitForOutput('and back\n', STEP_TIMEOUT_MS);
+      dialler.endInput();
+      listener.endInput();
+      assert.deepEqual(await Promise.all([dialler.exited, listener.exited]), [0, 0]);
+    } finally {
+      listener.child.kill();
+    }
+  });
+}

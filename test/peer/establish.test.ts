@@ -18,17 +18,17 @@ class FakeConnection extends EventEmitter {
   }
 }
 
-function strategy(name: string, delayMs: number, outcome: 'ok' | 'fail' = 'ok'): PathStrategy & { made: FakeConnection[]; aborted: boolean } {
+function strategy(name: string, delayMs: number, outcome: 'ok' | 'fail' = 'ok'): PathStrategy & { made: FakeConnection[]; aborted: boolean; committed: number } {
   const made: FakeConnection[] = [];
   const result = {
-    name, made, aborted: false,
+    name, made, aborted: false, committed: 0,
     establish(context: PathContext): Promise<Established> {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           if (outcome === 'fail') return reject(new Error(`${name} failed`));
           const connection = new FakeConnection();
           made.push(connection);
-          resolve({ transport: 'udp', connection: connection as DatagramConnection, method: name });
+          resolve({ transport: 'udp', connection: connection as DatagramConnection, method: name, commit: () => { result.committed += 1; } });
         }, delayMs);
         context.signal.addEventListener('abort', () => {
           result.aborted = true;
@@ -41,8 +41,8 @@ function strategy(name: string, delayMs: number, outcome: 'ok' | 'fail' = 'ok'):
   return result;
 }
 
-function context(relayOffered: boolean): PathContext {
-  const coordination = { connectionId: 'c', ...(relayOffered ? { relay: { id: 'r', token: 't', endpoints: {} } } : {}) } as unknown as Coordination;
+function context(relayOffered: boolean, role: 'initiator' | 'responder' = 'initiator'): PathContext {
+  const coordination = { connectionId: 'c', role, ...(relayOffered ? { relay: { id: 'r', token: 't', endpoints: {} } } : {}) } as unknown as Coordination;
   return { coordination, signal: new AbortController().signal } as unknown as PathContext;
 }
 
@@ -84,6 +84,27 @@ test('auto: no direct path by the deadline takes the relay and stops the direct 
   const established = await establishPath(context(true), { direct, relay, mode: 'auto', relayDeadlineMs: 50 });
   assert.equal(established.method, 'relay');
   assert.equal(direct.aborted, true);
+  assert.equal(relay.committed, 1, 'the initiator selects the relayed path it keeps');
+});
+
+test('auto on the responder: no deadline, the path the initiator completed first is kept', async () => {
+  const direct = strategy('udp-punch', 150);
+  const relay = strategy('relay', 5);
+  const established = await establishPath(context(true, 'responder'), { direct, relay, mode: 'auto', relayDeadlineMs: 1 });
+  assert.equal(established.method, 'relay');
+  assert.equal(direct.aborted, true);
+  const slowRelay = strategy('relay', 150);
+  const fastDirect = strategy('udp-punch', 5);
+  const kept = await establishPath(context(true, 'responder'), { direct: fastDirect, relay: slowRelay, mode: 'auto', relayDeadlineMs: 1 });
+  assert.equal(kept.method, 'udp-punch', 'a 1 ms deadline does not apply to the responder');
+});
+
+test('auto: a direct win does not commit the relay', async () => {
+  const direct = strategy('udp-punch', 30);
+  const relay = strategy('relay', 5);
+  await establishPath(context(true), { direct, relay, mode: 'auto', relayDeadlineMs: 500 });
+  assert.equal(relay.committed, 0);
+  assert.equal(direct.committed, 1);
 });
 
 test('auto: a direct failure before the deadline falls back to the relay at once', async () => {

@@ -7,6 +7,7 @@ import { discoverNat, type NatProfile } from '../../src/discovery/index.js';
 import { NtcpError } from '../../src/errors.js';
 import { Peer, pathOf, type DatagramConnection, type IncomingConnection, type PeerRegisterOptions } from '../../src/peer/index.js';
 import { startStunServer, type StunServer } from '../../src/stun/index.js';
+import { startRelay } from '../../src/relay/index.js';
 
 // The peer API end to end on loopback: our STUN server on 127.0.0.1/127.0.0.2, the broker on
 // 127.0.0.1, peers that offer only 127.0.0.1 as their host address. The NAT profile is probed
@@ -163,6 +164,50 @@ test('relay force without a relay on the broker fails with ERR_RELAY_UNAVAILABLE
   await register('relay-target');
   const dialler = await register('relay-dialler');
   await rejectsWith(dialler.connect('relay-target', { transport: 'udp', relay: 'force' }), 'ERR_RELAY_UNAVAILABLE');
+});
+
+test('relay force through the built-in relay: verified end to end, TCP and UDP, method relay', async () => {
+  const relay = await startRelay({ host: '127.0.0.1', tcpPort: 0, udpPort: 0 });
+  const relayedBroker = await startBroker({ host: '127.0.0.1', port: 0, relayRegistry: relay });
+  const viaRelay = (id: string) => Peer.register({ ...options(id), server: { host: '127.0.0.1', brokerPort: relayedBroker.port, stunPort: stun.endpoints.port } });
+  const [listener, dialler] = await Promise.all([viaRelay('relayed-listener'), viaRelay('relayed-dialler')]);
+  try {
+    const tcpIncoming = nextIncoming(listener);
+    const socket = await dialler.connect('relayed-listener', { transport: 'tcp', relay: 'force' });
+    const tcpAccepted = await tcpIncoming;
+    assert.equal(pathOf(socket)?.method, 'relay');
+    assert.equal(tcpAccepted.path.method, 'relay');
+    if (tcpAccepted.transport !== 'tcp') throw new Error('expected tcp');
+    socket.end('through the relay');
+    const chunks: Buffer[] = [];
+    for await (const chunk of tcpAccepted.socket) chunks.push(chunk as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), 'through the relay');
+    tcpAccepted.socket.end();
+
+    const udpIncoming = nextIncoming(listener);
+    const connection = await dialler.connect('relayed-listener', { transport: 'udp', relay: 'force' });
+    const udpAccepted = await udpIncoming;
+    if (udpAccepted.transport !== 'udp') throw new Error('expected udp');
+    assert.equal(pathOf(connection)?.method, 'relay');
+    const toListener = once(udpAccepted.connection, 'message');
+    connection.send(Buffer.from('datagram via relay'));
+    assert.equal(String((await toListener)[0]), 'datagram via relay');
+    const toDialler = once(connection, 'message');
+    udpAccepted.connection.send(Buffer.from('and back'));
+    assert.equal(String((await toDialler)[0]), 'and back');
+    await connection.close();
+
+    // auto: a direct path exists on loopback and wins; the relay prepared meanwhile is released.
+    const autoIncoming = nextIncoming(listener);
+    const direct = await dialler.connect('relayed-listener', { transport: 'udp', relay: 'auto' });
+    assert.notEqual(pathOf(direct)?.method, 'relay');
+    assert.notEqual((await autoIncoming).path.method, 'relay');
+    await direct.close();
+  } finally {
+    await Promise.all([listener.close(), dialler.close()]);
+    await relayedBroker.close();
+    await relay.close();
+  }
 });
 
 test('an aborted connect rejects with ERR_ABORTED', async () => {

@@ -22,7 +22,7 @@ async function serve(incoming: IncomingConnection, reporter: Reporter): Promise<
 /**
  * `ntcp listen`: XInit + XListen. Registers, waits for a peer to connect (over TCP, or UDP with
  * --udp), then copies stdin to the peer and the peer to stdout; --keep serves one connection
- * after another.
+ * after another. Whether a relay may carry the connection is the dialler's choice (--relay).
  */
 export function register(program: Command): void {
   program
@@ -32,7 +32,6 @@ export function register(program: Command): void {
     .requiredOption('--id <id>', 'the id to register (at most 64 bytes)')
     .option('--udp', 'accept UDP connections (default: TCP)')
     .option('--keep', 'serve connections one after another instead of exiting after the first')
-    .option('--relay <mode>', 'auto | never | force (default auto)', relayOption)
     .option('--stun-port <n>', 'the server\'s STUN port (default 3478)', port)
     .option('--probe-timeout <ms>', 'per-probe deadline of NAT discovery (default 1000)', positiveMs)
     .option('--json', 'progress as one JSON object per line on stderr')
@@ -42,7 +41,6 @@ export function register(program: Command): void {
       const peer = await Peer.register({
         server: serverOption(flags), id: flags.id, transports: [transport],
         ...(flags.probeTimeout ? { probeTimeoutMs: flags.probeTimeout } : {}),
-        ...(flags.relay ? { relay: flags.relay } : {}),
       });
       const stop = (): void => void peer.close().finally(() => process.exit(EXIT_FAILURE));
       process.once('SIGINT', stop);

@@ -7,6 +7,9 @@ import type { Established, PathContext, PathStrategy } from './path-strategy.js'
  * - `force`: the relay only (fails with ERR_RELAY_UNAVAILABLE when the broker offers none);
  * - `auto`: direct, with the relay prepared in parallel and taken when no direct path completed
  *   by `relayDeadlineMs` (happy eyeballs) or when direct fails; direct only when no relay is offered.
+ *   The initiator decides: on the responder both run until one completes, and each completes only
+ *   once the initiator selected it (UDP nomination, the TCP handshake's SELECT), so both ends
+ *   always keep the same path.
  */
 export type RelayMode = 'auto' | 'never' | 'force';
 
@@ -23,15 +26,22 @@ export interface PathChoice {
   relayDeadlineMs: number;
 }
 
-/** Runs the strategies `choice` names over `context`; resolves with the one verified connection handed out. */
-export function establishPath(context: PathContext, choice: PathChoice): Promise<Established> {
+/** Runs the strategies `choice` names over `context`; resolves with the one verified connection kept (and committed). */
+export async function establishPath(context: PathContext, choice: PathChoice): Promise<Established> {
+  const established = await choosePath(context, choice);
+  established.commit?.();
+  return established;
+}
+
+function choosePath(context: PathContext, choice: PathChoice): Promise<Established> {
   const relayOffered = choice.relay !== undefined && context.coordination.relay !== undefined;
   if (choice.mode === 'force') {
     if (!relayOffered) return Promise.reject(new RelayUnavailableError());
     return choice.relay!.establish(context);
   }
   if (choice.mode === 'never' || !relayOffered) return choice.direct.establish(context);
-  return happyEyeballs(context, choice.direct, choice.relay!, choice.relayDeadlineMs);
+  const deadlineMs = context.coordination.role === 'initiator' ? choice.relayDeadlineMs : undefined;
+  return happyEyeballs(context, choice.direct, choice.relay!, deadlineMs);
 }
 
 function release(established: Established): void {
@@ -39,7 +49,8 @@ function release(established: Established): void {
   else void established.connection.close();
 }
 
-async function happyEyeballs(context: PathContext, direct: PathStrategy, relay: PathStrategy, deadlineMs: number): Promise<Established> {
+/** Without `deadlineMs` (the responder) the relay is only taken once direct failed or the relay completed first. */
+async function happyEyeballs(context: PathContext, direct: PathStrategy, relay: PathStrategy, deadlineMs: number | undefined): Promise<Established> {
   const directAbort = new AbortController();
   const relayAbort = new AbortController();
   const forward = (): void => {
@@ -50,11 +61,13 @@ async function happyEyeballs(context: PathContext, direct: PathStrategy, relay: 
   const directRun = direct.establish({ ...context, signal: directAbort.signal });
   const relayRun = relay.establish({ ...context, signal: relayAbort.signal });
   let deadline: NodeJS.Timeout | undefined;
-  const deadlinePassed = new Promise<void>((resolve) => {
-    deadline = setTimeout(resolve, deadlineMs);
-  });
+  const deadlinePassed = deadlineMs === undefined
+    ? relayRun.then(() => undefined, () => new Promise<never>(() => undefined))
+    : new Promise<void>((resolve) => {
+      deadline = setTimeout(resolve, deadlineMs);
+    });
   try {
-    // 1. Direct wins outright when it completes before the deadline.
+    // 1. Direct wins outright when it completes before the deadline (or, on the responder, before the relay).
     const early = await Promise.race([
       directRun.then((established) => ({ established }), (error: unknown) => ({ error })),
       deadlinePassed.then(() => undefined),

@@ -24,10 +24,13 @@ export interface PathContext {
   logger: Logger;
 }
 
-/** A verified connection to the peer, as one strategy made it. */
+/**
+ * A verified connection to the peer, as one strategy made it. `commit`, when present, tells the
+ * peer that the initiator keeps this path (strategies whose responder waits for that choice).
+ */
 export type Established =
-  | { transport: 'tcp'; socket: net.Socket; method: string }
-  | { transport: 'udp'; connection: DatagramConnection; method: string };
+  | { transport: 'tcp'; socket: net.Socket; method: string; commit?: () => void }
+  | { transport: 'udp'; connection: DatagramConnection; method: string; commit?: () => void };
 
 /**
  * One way of reaching the peer. Implementations verify the peer (per-connection secret) before
