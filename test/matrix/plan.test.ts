@@ -7,34 +7,39 @@ import {
 const RST_PORT_RESTRICTED = { preset: 'port-restricted', inboundSyn: 'rst' } as const;
 
 test('a side without NAT, or both sides behind one NAT, always has a direct path', () => {
-  assert.equal(pathExpectation('none', 'symmetric'), 'direct');
-  assert.equal(pathExpectation('symmetric', 'none'), 'direct');
-  assert.equal(pathExpectation('symmetric', 'symmetric', { sameNat: true }), 'direct');
+  assert.equal(pathExpectation('none', 'symmetric', 'tcp'), 'direct');
+  assert.equal(pathExpectation('symmetric', 'none', 'tcp'), 'direct');
+  assert.equal(pathExpectation('symmetric', 'symmetric', 'tcp', { sameNat: true }), 'direct');
 });
 
 test('predictable mappings on both sides (cone or sequential) connect directly', () => {
   for (const a of ['full-cone', 'restricted-cone', 'port-restricted', 'symmetric-seq:1', 'symmetric-seq:2'] as const) {
     for (const b of ['full-cone', 'port-restricted', 'symmetric-seq:1', 'symmetric-seq:2'] as const) {
-      assert.equal(pathExpectation(a, b), 'direct', `${a} <-> ${b}`);
+      assert.equal(pathExpectation(a, b, 'tcp'), 'direct', `${a} <-> ${b}`);
     }
   }
-  assert.equal(pathExpectation(RST_PORT_RESTRICTED, 'symmetric-seq:2'), 'direct');
+  assert.equal(pathExpectation(RST_PORT_RESTRICTED, 'symmetric-seq:2', 'tcp'), 'direct');
 });
 
-test('a random mapper is reached through a leniently filtering cone directly, through a port-filtering cone by birthday', () => {
-  assert.equal(pathExpectation('symmetric', 'full-cone'), 'direct');
-  assert.equal(pathExpectation('restricted-cone', 'symmetric'), 'direct');
-  assert.equal(pathExpectation('symmetric', 'port-restricted'), 'birthday');
-  assert.equal(pathExpectation(RST_PORT_RESTRICTED, 'symmetric'), 'birthday');
+test('UDP reaches a random mapper through a leniently filtering cone directly, through a port-filtering cone by birthday', () => {
+  assert.equal(pathExpectation('symmetric', 'full-cone', 'udp'), 'direct');
+  assert.equal(pathExpectation('restricted-cone', 'symmetric', 'udp'), 'direct');
+  assert.equal(pathExpectation('symmetric', 'port-restricted', 'udp'), 'birthday');
+});
+
+test('TCP reaches a random mapper through any cone by birthday only (TCP filtering is not measured)', () => {
+  assert.equal(pathExpectation('symmetric', 'full-cone', 'tcp'), 'birthday');
+  assert.equal(pathExpectation('restricted-cone', 'symmetric', 'tcp'), 'birthday');
+  assert.equal(pathExpectation(RST_PORT_RESTRICTED, 'symmetric', 'tcp'), 'birthday');
 });
 
 test('a random mapper against a sequential or random one has no direct path, in both directions', () => {
   for (const other of ['symmetric', 'symmetric-seq:1', 'symmetric-seq:2'] as const) {
-    assert.equal(pathExpectation('symmetric', other), 'none');
-    assert.equal(pathExpectation(other, 'symmetric'), 'none');
-    assert.equal(directPathExpected('symmetric', other), false);
+    assert.equal(pathExpectation('symmetric', other, 'tcp'), 'none');
+    assert.equal(pathExpectation(other, 'symmetric', 'udp'), 'none');
+    assert.equal(directPathExpected('symmetric', other, 'tcp'), false);
   }
-  assert.equal(directPathExpected('symmetric', 'port-restricted'), true);
+  assert.equal(directPathExpected('symmetric', 'port-restricted', 'tcp'), true);
 });
 
 test('the plan holds every ordered pair per transport and variant, with unique ids and distinct sites', () => {

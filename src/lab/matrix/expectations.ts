@@ -48,16 +48,18 @@ const predictable = (mapping: MappingClass): boolean => mapping !== 'random';
 export type PathExpectation = 'direct' | 'birthday' | 'none';
 
 /**
- * How ntcp's engines connect `a` and `b` (either direction), TCP and UDP alike:
+ * How ntcp's engines connect `a` and `b` (either direction):
  * - same NAT, or a side without NAT: direct (LAN dial, direct connect or connection reversal);
  * - both mappings predictable (cone or sequential): direct (punch / simultaneous open, STUNT #2,
  *   port prediction, prediction on both sides);
- * - a random mapper against a cone that filters leniently (EIF, ADF): direct (the cone side
- *   opens towards the random side's address; any port of it gets in);
+ * - a random mapper against a cone that filters leniently (EIF, ADF): UDP direct (the cone side
+ *   punches towards the random side's address; any port of it gets in). TCP birthday: a peer
+ *   registered for TCP only has no measured filtering (discovery measures it over UDP), so the
+ *   TCP engine cannot tell a full cone from a port-restricted one and plays it safe;
  * - a random mapper against a port-filtering cone: birthday;
  * - a random mapper against a sequential or random one: none.
  */
-export function pathExpectation(a: NatSpec, b: NatSpec, options: PairOptions = {}): PathExpectation {
+export function pathExpectation(a: NatSpec, b: NatSpec, transport: MatrixTransport, options: PairOptions = {}): PathExpectation {
   if (options.sameNat) return 'direct';
   const [natA, natB] = [resolveNat(a), resolveNat(b)];
   const [mapA, mapB] = [mappingClass(natA), mappingClass(natB)];
@@ -65,12 +67,12 @@ export function pathExpectation(a: NatSpec, b: NatSpec, options: PairOptions = {
   if (predictable(mapA) && predictable(mapB)) return 'direct';
   const cone = mapA === 'cone' ? natA : mapB === 'cone' ? natB : undefined;
   if (cone === undefined) return 'none';
-  return filtersLeniently(cone) ? 'direct' : 'birthday';
+  return transport === 'udp' && filtersLeniently(cone) ? 'direct' : 'birthday';
 }
 
 /** Whether a direct path exists at all for ntcp's engines (`direct` or `birthday`). */
-export function directPathExpected(a: NatSpec, b: NatSpec, options: PairOptions = {}): boolean {
-  return pathExpectation(a, b, options) !== 'none';
+export function directPathExpected(a: NatSpec, b: NatSpec, transport: MatrixTransport, options: PairOptions = {}): boolean {
+  return pathExpectation(a, b, transport, options) !== 'none';
 }
 
 /** Error codes a pair without a direct path may end with when the relay is off. */

@@ -128,7 +128,7 @@ export function planMatrix(selection: MatrixSelection): MatrixPlan {
       for (const a of presets) {
         const id = (b: string): string => `${transport}-${variant.key}-${a.letter}${b}`;
         for (const b of presets) {
-          pairs.push({ id: id(b.letter), transport, variant: variant.key, connect: a.key, listen: b.key, sameNat: false, expect: pathExpectation(a.nat, b.nat) });
+          pairs.push({ id: id(b.letter), transport, variant: variant.key, connect: a.key, listen: b.key, sameNat: false, expect: pathExpectation(a.nat, b.nat, transport) });
         }
         if (chosen.sameNat ?? true) {
           pairs.push({ id: id('same'), transport, variant: variant.key, connect: a.key, listen: SAME_NAT, sameNat: true, expect: 'direct' });

@@ -60,7 +60,7 @@ export function summary(run: MatrixRun): string {
     `${(run.wallMs / 1000).toFixed(1)} s (lab built in ${(run.labBuildMs / 1000).toFixed(1)} s)`;
 }
 
-const CELL_WIDTH = 17;
+const CELL_WIDTH = 21;
 
 const EXPECTED: Record<string, string> = {
   direct: 'a direct connection',
