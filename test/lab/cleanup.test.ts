@@ -1,21 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Lab, ProbeAgent, ECHO_PORTS, labUnavailableReason } from '../../src/lab/index.js';
+import { namespacesWithPrefix } from './helpers.js';
 
 const unavailable = labUnavailableReason();
 const skip = unavailable ? `needs root: ${unavailable}` : false;
-
-function namespacesWithPrefix(prefix: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => line.split(' ')[0]!)
-    .filter((name) => name.startsWith(`${prefix}-`));
-}
 
 /** PIDs whose command line mentions `text` (the forwarder names its namespaces there). */
 function processesNaming(text: string): number[] {

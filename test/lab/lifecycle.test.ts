@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { Lab, LabUnknownHostError, labUnavailableReason } from '../../src/lab/index.js';
 import { ProbeAgent } from '../../src/lab/probe.js';
 import { ECHO_PORTS } from '../../src/lab/verify.js';
+import { namespacesWithPrefix } from './helpers.js';
 
 const unavailable = labUnavailableReason();
 const skip = unavailable ? `needs root: ${unavailable}` : false;
-
-function namespacesWithPrefix(prefix: string): string[] {
-  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => line.split(' ')[0]!)
-    .filter((name) => name.startsWith(`${prefix}-`));
-}
 
 test('two labs side by side do not collide, and destroy leaves no namespace behind', { skip }, async () => {
   const [first, second] = await Promise.all([Lab.create(), Lab.create()]);
