@@ -259,14 +259,9 @@ async function tcpFilter(port: number, target: Endpoint, connectBackFrom: string
   if (!socket) return { opened: null, outcome };
   // Linux lets a listener share the port of a connected socket when both set SO_REUSEADDR
   // (libuv sets it on every TCP bind) and the connected one was bound first: STUNT's trick.
-  const accepted: Endpoint[] = [];
-  const server = net.createServer((incoming) => {
-    accepted.push({ address: incoming.remoteAddress!.replace(/^::ffff:/, ''), port: incoming.remotePort! });
-    incoming.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '0.0.0.0', port: socket.localPort! }, () => resolve());
+  const { server, accepted } = await recordingListener(socket.localPort!).catch((error: unknown) => {
+    socket.destroy();
+    throw error;
   });
   try {
     const opened = (await tcpAsk(socket, {}, waitMs))?.observed ?? null;
@@ -293,7 +288,8 @@ async function udpListen(port: number, waitMs: number): Promise<object> {
   return { received };
 }
 
-async function tcpListen(port: number, waitMs: number): Promise<object> {
+/** A TCP listener that notes where each connection came from and closes it at once. */
+async function recordingListener(port: number): Promise<{ server: net.Server; accepted: Endpoint[] }> {
   const accepted: Endpoint[] = [];
   const server = net.createServer((incoming) => {
     accepted.push({ address: incoming.remoteAddress!.replace(/^::ffff:/, ''), port: incoming.remotePort! });
@@ -303,6 +299,11 @@ async function tcpListen(port: number, waitMs: number): Promise<object> {
     server.once('error', reject);
     server.listen({ host: '0.0.0.0', port }, () => resolve());
   });
+  return { server, accepted };
+}
+
+async function tcpListen(port: number, waitMs: number): Promise<object> {
+  const { server, accepted } = await recordingListener(port);
   write({ listening: port });
   await delay(waitMs);
   server.close();
