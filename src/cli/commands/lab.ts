@@ -15,17 +15,10 @@ import {
   type SiteOptions,
 } from '../../lab/index.js';
 import { EXIT_FAILURE } from '../output.js';
+import { boundedNumber } from '../option-parsers.js';
 
 /** Where `ntcp lab up` keeps the running lab's description. @default .ntcp/lab.json (or $NTCP_LAB_STATE) */
 const DEFAULT_STATE = process.env.NTCP_LAB_STATE ?? '.ntcp/lab.json';
-
-function number(name: string, max: number) {
-  return (text: string): number => {
-    const value = Number(text);
-    if (!Number.isFinite(value) || value < 0 || value > max) throw new InvalidArgumentError(`--${name} must be a number in 0..${max}, got ${text}`);
-    return value;
-  };
-}
 
 /** `--site name=preset[,hosts=N][,behind=site][,udp=block]`, repeatable. */
 function parseSite(text: string, previous: SiteOptions[] = []): SiteOptions[] {
@@ -151,10 +144,10 @@ export function register(program: Command): void {
     .option('--b <preset>', 'site b (same presets)')
     .option('--c <preset>', 'site c (same presets)')
     .option('--site <spec>', 'more sites: name=preset[,hosts=N][,behind=site][,udp=block] (repeatable)', parseSite)
-    .option('--hosts <n>', 'hosts behind each of --a/--b/--c', number('hosts', 50), 1)
-    .option('--delay <ms>', 'round-trip time each site link adds', number('delay', 10_000))
-    .option('--jitter <ms>', 'delay variation per packet', number('jitter', 10_000))
-    .option('--loss <percent>', 'packets lost per direction on each site link', number('loss', 100))
+    .option('--hosts <n>', 'hosts behind each of --a/--b/--c', boundedNumber('hosts', 50), 1)
+    .option('--delay <ms>', 'round-trip time each site link adds', boundedNumber('delay', 10_000))
+    .option('--jitter <ms>', 'delay variation per packet', boundedNumber('jitter', 10_000))
+    .option('--loss <percent>', 'packets lost per direction on each site link', boundedNumber('loss', 100))
     .option(...stateOption)
     .option('--json', 'one JSON line')
     .action(up);

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { discoverNat, type DiscoveryStep, type DiscoveryTransport, type NatProfile } from '../../discovery/index.js';
 import { formatAddress } from '../../stun/index.js';
 import { EXIT_USAGE } from '../output.js';
+import { parsePositiveNumber } from '../option-parsers.js';
 import { parseHostPort } from './stun.js';
 
 interface Flags {
@@ -14,12 +15,6 @@ interface Flags {
   timeout?: number;
   cache?: string;
   lifetime?: number;
-}
-
-function positive(text: string): number {
-  const value = Number(text);
-  if (!(value > 0 && Number.isFinite(value))) throw new InvalidArgumentError(`expected a positive number, got ${text}`);
-  return value;
 }
 
 const endpoint = (server: { host: string; port: number }) => formatAddress({ address: server.host, port: server.port });
@@ -77,9 +72,9 @@ export function register(program: Command): void {
     .option('--udp', 'UDP tests only')
     .option('--tcp', 'TCP tests only')
     .option('--json', 'print the profile as one JSON document')
-    .option('--timeout <ms>', 'per probe deadline; tests that expect silence wait this long (default 1000)', positive)
+    .option('--timeout <ms>', 'per probe deadline; tests that expect silence wait this long (default 1000)', parsePositiveNumber)
     .option('--cache <file>', 'reuse a matching profile from this file and store new ones in it')
-    .option('--lifetime <max-ms>', 'also measure how long an idle UDP mapping lives, checking up to this idle time (slow)', positive)
+    .option('--lifetime <max-ms>', 'also measure how long an idle UDP mapping lives, checking up to this idle time (slow)', parsePositiveNumber)
     .action(async (flags: Flags) => {
       let server;
       let altServer;

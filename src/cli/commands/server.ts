@@ -1,21 +1,9 @@
 import type { Command } from 'commander';
-import { InvalidArgumentError } from '../../errors.js';
 import { createLogger } from '../../observe/logger.js';
+import { parsePort, parsePositiveInteger } from '../option-parsers.js';
 import { DEFAULT_STUN_ALT_PORT, DEFAULT_STUN_PORT, formatAddress, startStunServer, type StunServer } from '../../stun/index.js';
 import { DEFAULT_BROKER_PORT, startBroker, type Broker } from '../../broker/index.js';
 import { DEFAULT_RELAY_PORT, startRelay, type Relay } from '../../relay/index.js';
-
-function port(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgumentError(`not a port: ${text}`);
-  return value;
-}
-
-function positiveInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value <= 0) throw new InvalidArgumentError(`expected a positive integer, got ${text}`);
-  return value;
-}
 
 interface Flags {
   host: string;
@@ -40,12 +28,12 @@ export function register(program: Command): void {
     .description('run the STUN server and the rendezvous broker (what `ntcp listen`/`connect` need)')
     .requiredOption('--host <ip>', 'primary address (STUN and broker)')
     .option('--alt-host <ip>', 'alternate STUN address (full RFC 5780 NAT discovery)')
-    .option('--port <n>', 'STUN primary port', port, DEFAULT_STUN_PORT)
-    .option('--alt-port <n>', 'STUN alternate port', port, DEFAULT_STUN_ALT_PORT)
-    .option('--broker-port <n>', 'broker TCP port', port, DEFAULT_BROKER_PORT)
-    .option('--max-peers <n>', 'broker connection limit (default 50000)', positiveInteger)
+    .option('--port <n>', 'STUN primary port', parsePort, DEFAULT_STUN_PORT)
+    .option('--alt-port <n>', 'STUN alternate port', parsePort, DEFAULT_STUN_ALT_PORT)
+    .option('--broker-port <n>', 'broker TCP port', parsePort, DEFAULT_BROKER_PORT)
+    .option('--max-peers <n>', 'broker connection limit (default 50000)', parsePositiveInteger)
     .option('--query-token <secret>', 'require this token for management queries')
-    .option('--relay-port <n>', 'built-in relay port (TCP and UDP)', port, DEFAULT_RELAY_PORT)
+    .option('--relay-port <n>', 'built-in relay port (TCP and UDP)', parsePort, DEFAULT_RELAY_PORT)
     .option('--no-relay', 'do not run the built-in relay (peers then have no relay fallback)')
     .option('--json', 'one JSON line per log event')
     .action(async (flags: Flags) => {
