@@ -29,11 +29,16 @@ function frameOf(json: string): Buffer {
 
 /**
  * Splits a byte stream into frame bodies. A header announcing more than `maxFrameBytes` throws
- * before any of the body is buffered, so a peer cannot make us hold more than one frame.
+ * before any of the body is buffered, so a peer cannot make us hold more than one frame. Partial
+ * chunks are kept as a list and joined once the frame is complete: a peer that trickles a frame
+ * byte by byte costs one copy of it, not one copy per byte.
  */
 export class FrameDecoder {
   readonly #maxFrameBytes: number;
-  #buffered: Buffer | undefined;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** Bytes needed before anything can be decoded: a header, or the whole announced frame. */
+  #needed = FRAME_HEADER_BYTES;
 
   constructor(maxFrameBytes: number) {
     this.#maxFrameBytes = maxFrameBytes;
@@ -41,24 +46,35 @@ export class FrameDecoder {
 
   /** Bytes held while waiting for the rest of a frame. */
   get bufferedBytes(): number {
-    return this.#buffered?.length ?? 0;
+    return this.#buffered;
   }
 
   /** Returns the complete frame bodies in `chunk` (plus what was buffered); throws on a bad header. */
   push(chunk: Buffer): Buffer[] {
-    let data = this.#buffered ? Buffer.concat([this.#buffered, chunk]) : chunk;
-    this.#buffered = undefined;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#buffered < this.#needed) return [];
+    let data = this.#chunks.length === 1 ? chunk : Buffer.concat(this.#chunks, this.#buffered);
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#needed = FRAME_HEADER_BYTES;
     const frames: Buffer[] = [];
     while (data.length >= FRAME_HEADER_BYTES) {
       const length = data.readUInt32BE(0);
       if (length > this.#maxFrameBytes) throw new FrameTooLargeError(length, this.#maxFrameBytes);
       if (length === 0) throw new BadMessageError('empty frame');
-      if (data.length < FRAME_HEADER_BYTES + length) break;
+      if (data.length < FRAME_HEADER_BYTES + length) {
+        this.#needed = FRAME_HEADER_BYTES + length;
+        break;
+      }
       frames.push(data.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length));
       data = data.subarray(FRAME_HEADER_BYTES + length);
     }
-    // Copy the remainder so a small tail does not pin the whole socket chunk in memory.
-    if (data.length > 0) this.#buffered = Buffer.from(data);
+    if (data.length > 0) {
+      // Copy the remainder so a small tail does not pin the whole socket chunk in memory.
+      this.#chunks.push(Buffer.from(data));
+      this.#buffered = data.length;
+    }
     return frames;
   }
 }

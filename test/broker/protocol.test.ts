@@ -97,3 +97,21 @@ test('error frames come back as the typed errors', () => {
   assert.equal(error.reason, 'dead');
   assert.equal(errorFromReply({ code: 'ERR_SOMETHING_NEW', message: 'y' }).code, 'ERR_SOMETHING_NEW');
 });
+
+test('a frame trickled one byte at a time decodes once complete; an oversize header is refused before its body', () => {
+  const stream = Buffer.concat([encodeFrame({ type: 'ping', seq: 1 }), encodeFrame({ type: 'ping', seq: 2 })]);
+  const decoder = new FrameDecoder(1024);
+  const bodies: Buffer[] = [];
+  for (let i = 0; i < stream.length; i++) {
+    const out = decoder.push(stream.subarray(i, i + 1));
+    bodies.push(...out);
+    if (bodies.length === 0) assert.equal(decoder.bufferedBytes, i + 1);
+  }
+  assert.deepEqual(bodies.map((body) => JSON.parse(body.toString())), [{ type: 'ping', seq: 1 }, { type: 'ping', seq: 2 }]);
+  assert.equal(decoder.bufferedBytes, 0);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(1025);
+  const split = new FrameDecoder(1024);
+  assert.deepEqual(split.push(header.subarray(0, 3)), []);
+  assert.throws(() => split.push(header.subarray(3)), { code: 'ERR_FRAME_TOO_LARGE' });
+});
