@@ -43,7 +43,7 @@ function readEntry(data: Buffer, offset: number, withPadding: boolean): { value:
   return { value: { algorithm, parameters: data.subarray(start, start + length) }, end };
 }
 
-/** RFC 8489 §14.11: the algorithm the client chose. */
+/** RFC 8489 §14.12: the algorithm the client chose. */
 export const PasswordAlgorithm = defineCodec<PasswordAlgorithmValue>({
   type: AttributeType.PasswordAlgorithm,
   name: 'PASSWORD-ALGORITHM',
@@ -56,7 +56,7 @@ export const PasswordAlgorithm = defineCodec<PasswordAlgorithmValue>({
   },
 });
 
-/** RFC 8489 §14.12: the algorithms the server supports, in order of preference. */
+/** RFC 8489 §14.11: the algorithms the server supports, in order of preference. */
 export const PasswordAlgorithms = defineCodec<PasswordAlgorithmValue[]>({
   type: AttributeType.PasswordAlgorithms,
   name: 'PASSWORD-ALGORITHMS',

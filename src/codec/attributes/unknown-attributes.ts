@@ -2,7 +2,7 @@ import { AttributeType } from '../constants.js';
 import { StunDecodeError } from '../errors.js';
 import { defineCodec, encodeFailure, registerAttribute } from '../registry.js';
 
-/** RFC 8489 §14.9: the attribute types a 420 response says were not understood. */
+/** RFC 8489 §14.13: the attribute types a 420 response says were not understood. */
 export const UnknownAttributes = defineCodec<number[]>({
   type: AttributeType.UnknownAttributes,
   name: 'UNKNOWN-ATTRIBUTES',
