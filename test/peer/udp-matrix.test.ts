@@ -119,13 +119,13 @@ const CLI = 'dist/cli/main.js';
 
 async function runPair(lab: Lab, pair: Pair, index: number): Promise<Outcome> {
   const [server] = lab.serverAddresses;
-  const common = ['--server', server!, '--udp', '--json', '--relay', 'never', '--probe-timeout', String(PROBE_TIMEOUT_MS)];
+  const common = ['--server', server!, '--udp', '--json', '--probe-timeout', String(PROBE_TIMEOUT_MS)];
   const listenId = `listen-${index}`;
   const listener = new NtcpProcess(lab.spawn(pair.responder, [process.execPath, CLI, 'listen', '--id', listenId, ...common]), `${pair.responder} listen`);
   try {
     await listener.waitForEvent(['listening'], STEP_TIMEOUT_MS);
     const dialler = new NtcpProcess(
-      lab.spawn(pair.initiator, [process.execPath, CLI, 'connect', listenId, '--id', `connect-${index}`, '--timeout', String(CONNECT_TIMEOUT_MS), ...common]),
+      lab.spawn(pair.initiator, [process.execPath, CLI, 'connect', listenId, '--id', `connect-${index}`, '--timeout', String(CONNECT_TIMEOUT_MS), '--relay', 'never', ...common]),
       `${pair.initiator} connect`,
     );
     await dialler.waitForEvent(['registered'], STEP_TIMEOUT_MS);
@@ -133,7 +133,10 @@ async function runPair(lab: Lab, pair: Pair, index: number): Promise<Outcome> {
     const outcome = await dialler.waitForEvent(['connected', 'error'], CONNECT_TIMEOUT_MS + STEP_TIMEOUT_MS);
     if (outcome.event === 'error') {
       const failedAfterMs = Math.round(performance.now() - registeredAt);
-      return { connected: false, code: String(outcome.code), message: String(outcome.message), failedAfterMs, exitCodes: [await dialler.exited] };
+      // What each side's discovery saw, for a failure report that says why.
+      const nats = [dialler, listener].map((side) => JSON.stringify(side.events.find((event) => event.event === 'registered')?.nat));
+      const message = `${String(outcome.message)} (NAT seen by connect: ${nats[0]}, by listen: ${nats[1]})`;
+      return { connected: false, code: String(outcome.code), message, failedAfterMs, exitCodes: [await dialler.exited] };
     }
     await listener.waitForEvent(['connected'], STEP_TIMEOUT_MS);
     dialler.write(`from ${pair.initiator}\n`);
