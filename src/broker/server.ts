@@ -16,6 +16,7 @@ import {
 import { encodeFrame, encodeFrameWithRawJson, parseFrameBody, RAW_JSON } from './framing.js';
 import { PeerRecord, Session } from './peer-record.js';
 import { planStart, type PathDelay } from './schedule.js';
+import { TokenBucket } from './rate-limiter.js';
 import { reflexiveCandidates } from './candidates.js';
 
 /** What a relay offers the broker: one session, one token per peer. The relay helper implements it. */
@@ -60,6 +61,8 @@ export interface BrokerOptions {
   startMarginMs?: number;
   /** When set, management queries must carry this token. @default undefined (open) */
   queryToken?: string;
+  /** Management queries answered per second, all connections together: each one walks every peer. @default 20 */
+  queriesPerSecond?: number;
   /** How long a connect waits for the relay registry. @default 2000 */
   relayTimeoutMs?: number;
   /** A client that lets this much output pile up is disconnected. @default 1048576 */
@@ -99,6 +102,7 @@ interface Coordination {
 }
 
 const DEFAULT_QUERY_LIMIT = 100;
+const DEFAULT_QUERIES_PER_SECOND = 20;
 const FATAL_END_GRACE_MS = 1000;
 /** Scheduling guess when a peer never answered a ping. */
 const UNKNOWN_PATH: PathDelay = { rttMs: 100, rttVarMs: 50 };
@@ -120,6 +124,7 @@ class BrokerServer implements Broker {
   readonly #peers = new Map<string, PeerRecord>();
   readonly #dead = new Set<PeerRecord>();
   readonly #coordinations = new Map<string, Coordination>();
+  readonly #queryBucket: TokenBucket;
   #sweepTimer: NodeJS.Timeout | undefined;
   #port = 0;
 
@@ -146,7 +151,9 @@ class BrokerServer implements Broker {
       relayTimeoutMs: options.relayTimeoutMs ?? 2000,
       maxWriteBufferBytes: options.maxWriteBufferBytes ?? 1024 * 1024,
       sweepIntervalMs: options.sweepIntervalMs ?? Math.min(1000, heartbeatIntervalMs / 2),
+      queriesPerSecond: options.queriesPerSecond ?? DEFAULT_QUERIES_PER_SECOND,
     };
+    this.#queryBucket = new TokenBucket(this.#options.queriesPerSecond, Math.max(1, this.#options.queriesPerSecond), Date.now());
     this.#queryToken = options.queryToken === undefined ? undefined : Buffer.from(options.queryToken);
     this.#logger = (options.logger ?? silentLogger).child({ component: 'broker' });
     this.#relay = options.relayRegistry;
@@ -662,6 +669,11 @@ class BrokerServer implements Broker {
   #onQuery(session: Session, message: z.infer<typeof Query>): void {
     if (this.#queryToken && !tokenMatches(this.#queryToken, message.token, 'utf8')) {
       this.#send(session, errorReply(new UnauthorizedError(), message.requestId));
+      return;
+    }
+    if (!this.#queryBucket.take(Date.now())) {
+      this.counters.increment('rate-limited');
+      this.#send(session, errorReply(new RateLimitError(`more than ${this.#options.queriesPerSecond} management queries/s: try again`), message.requestId));
       return;
     }
     this.counters.increment('queries');

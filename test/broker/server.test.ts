@@ -301,6 +301,16 @@ test('management query: token check, counts, profiles and paging', async () => {
   assert.equal(rest.next, undefined);
 });
 
+test('management queries are rate limited across connections (each walks every peer); local queries are not', async () => {
+  const server = await broker({ queriesPerSecond: 1 });
+  const a = await client(server.port, 'qa');
+  const b = await client(server.port, 'qb');
+  assert.deepEqual((await a.query()).peers.map((peer) => peer.id), ['qa', 'qb']);
+  await assert.rejects(b.query(), { code: 'ERR_RATE_LIMIT' });
+  assert.equal(server.query().counts.idle, 2);
+  assert.equal(server.counters.get('queries'), 1);
+});
+
 test('a relay registry, when attached, gives each peer its own token for one session', async () => {
   let sessions = 0;
   const server = await broker({
