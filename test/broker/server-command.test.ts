@@ -6,7 +6,10 @@ import { createInterface } from 'node:readline';
 import { BrokerClient, queryBroker } from '../../src/broker/index.js';
 import { udpBinding } from '../../src/stun/index.js';
 
-test('ntcp server runs STUN and the broker together and shuts down cleanly on SIGTERM', async () => {
+/** A server that never gets ready fails the test instead of hanging the suite. */
+const TIMEOUT_MS = 60_000;
+
+test('ntcp server runs STUN and the broker together and shuts down cleanly on SIGTERM', { timeout: TIMEOUT_MS }, async () => {
   const child = spawn(process.execPath, [
     '--import', 'tsx', 'src/cli/main.ts', 'server', '--host', '127.0.0.1', '--port', '0', '--alt-port', '0', '--broker-port', '0', '--json',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });

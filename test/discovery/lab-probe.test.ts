@@ -14,6 +14,8 @@ const LIFETIME_S = 2;
 /** Checks at 1, 2 and 4 s of idle time bracket a 2 s mapping timeout. */
 const LIFETIME_MAX_MS = 4000;
 const CLI = [process.execPath, 'dist/cli/main.js'];
+/** A server that never comes up fails the suite instead of hanging it. */
+const READY_TIMEOUT_MS = 30_000;
 
 interface Expected {
   nat: NatSpec;
@@ -119,6 +121,7 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
         if (log.includes('listening')) resolve();
       });
       server.once('exit', (code) => reject(new Error(`stun-server exited with ${code}: ${log}`)));
+      setTimeout(() => reject(new Error(`stun-server not listening after ${READY_TIMEOUT_MS} ms: ${log}`)), READY_TIMEOUT_MS).unref();
     });
     // Every host probes at once: one lab, one server, concurrent probes.
     await Promise.all(
