@@ -8,7 +8,10 @@
  *   --no-same-nat              skip the same-NAT column
  *   --relay never|auto|force   (default never)
  *   --concurrency N  --timeout MS  --probe-timeout MS  --out DIR
+ *   --dist DIR                 the built CLI to run (default dist; a private build keeps a run
+ *                              safe from a concurrent `npm run build` rewriting dist/)
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { labUnavailableReason } from '../shell.js';
 import type { MatrixTransport } from './expectations.js';
@@ -29,6 +32,7 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: String(DEFAULT_CONNECT_TIMEOUT_MS) },
     'probe-timeout': { type: 'string' },
     out: { type: 'string', default: 'matrix-results' },
+    dist: { type: 'string', default: 'dist' },
   },
 });
 
@@ -55,6 +59,7 @@ const variants = list(values.variants!).map((key) => ({ variant: variantByKey(ke
 
 const run = await runMatrix({
   transports, variants, relay,
+  cli: [process.execPath, join(values.dist!, 'cli', 'main.js')],
   concurrency: positive(values.concurrency!, 'concurrency'),
   connectTimeoutMs: positive(values.timeout!, 'timeout'),
   ...(values['probe-timeout'] ? { probeTimeoutMs: positive(values['probe-timeout'], 'probe-timeout') } : {}),

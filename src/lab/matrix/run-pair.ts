@@ -17,6 +17,7 @@ export interface PairRunOptions {
   cli?: readonly string[];
   /** The broker (`HOST[:PORT]`) both sides register with. */
   server: string;
+  /** `ntcp connect --relay` (the listening side follows the dialler's choice). */
   relay: RelayFlag;
   /** `--timeout` of `ntcp connect`. */
   connectTimeoutMs: number;
@@ -101,7 +102,7 @@ export async function runPair(lab: Lab, pair: MatrixPair, sites: readonly string
   const [connectSite, listenSite] = pair.sameNat ? [sites[0]!, sites[0]!] : [sites[0]!, sites[1]!];
   const hosts: [string, string] = [`${connectSite}1`, pair.sameNat ? `${listenSite}2` : `${listenSite}1`];
   const cli = options.cli ?? [process.execPath, 'dist/cli/main.js'];
-  const common = ['--server', options.server, '--json', '--relay', options.relay, ...(pair.transport === 'udp' ? ['--udp'] : []),
+  const common = ['--server', options.server, '--json', ...(pair.transport === 'udp' ? ['--udp'] : []),
     ...(options.probeTimeoutMs ? ['--probe-timeout', String(options.probeTimeoutMs)] : [])];
   const listenId = `L-${pair.id}-${process.pid}`;
   const keep = pair.transport === 'udp';
@@ -116,7 +117,7 @@ export async function runPair(lab: Lab, pair: MatrixPair, sites: readonly string
   try {
     await listener.waitForEvent(['listening'], REGISTER_TIMEOUT_MS);
     dialler = new CliProcess(
-      lab.spawn(hosts[0], [...cli, 'connect', listenId, '--id', `C-${pair.id}-${process.pid}`, '--timeout', String(options.connectTimeoutMs), ...common]),
+      lab.spawn(hosts[0], [...cli, 'connect', listenId, '--id', `C-${pair.id}-${process.pid}`, '--timeout', String(options.connectTimeoutMs), '--relay', options.relay, ...common]),
       `${hosts[0]} connect`, keep,
     );
     const registered = await dialler.waitForEvent(['registered', 'error'], REGISTER_TIMEOUT_MS);
