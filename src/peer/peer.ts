@@ -18,6 +18,8 @@ import { DEFAULT_RELAY_DEADLINE_MS, establishPath, RELAY_MODES, type RelayMode }
 import type { Established, PathContext, PathStrategy } from './paths/path-strategy.js';
 import { relayTcpPath } from './paths/relay-tcp-path.js';
 import { relayUdpPath } from './paths/relay-udp-path.js';
+import type { TurnOption } from './paths/turn-config.js';
+import { turnPaths } from './paths/turn-paths.js';
 import { tcpPath } from './paths/tcp-path.js';
 import { udpPath } from './paths/udp-path.js';
 import { toServerAddress, type ServerAddress } from './server-address.js';
@@ -58,6 +60,11 @@ export interface PeerRegisterOptions {
   relay?: RelayMode;
   /** With relay 'auto': the relay is taken when no direct path completed by then. @default 3000 */
   relayDeadlineMs?: number;
+  /**
+   * Relay through this TURN server (RFC 8656/6062, e.g. coturn) instead of the built-in relay. Both
+   * peers need it: the dialler allocates, the listener reaches the relayed address. @default the built-in relay
+   */
+  turn?: TurnOption;
   /** Addresses offered to peers behind the same NAT (host candidates). @default every non-loopback interface address */
   hostAddresses?: string[];
   /** Keepalive, idle timeout and path MTU of UDP connections. */
@@ -203,6 +210,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     const problem = peerIdProblem(options.id);
     if (problem) throw new InvalidIdError(problem);
     const server = toServerAddress(options.server);
+    const turnRelayPaths = options.turn ? turnPaths(options.turn) : undefined;
     const transports = options.transports ?? ['udp', 'tcp'];
     if (transports.length === 0 || !transports.every((transport) => transport === 'udp' || transport === 'tcp')) {
       throw new InvalidArgumentError(`transports must list 'udp' and/or 'tcp', got ${JSON.stringify(transports)}`);
@@ -242,7 +250,7 @@ export class Peer extends EventEmitter<PeerEvents> {
         ...(options.signal ? { signal: options.signal } : {}),
       });
       logger.info({ observed: broker.observed, udp: profile.udp?.rfc3489Type, tcp: profile.tcp?.kind }, 'registered');
-      return new Peer({ id: options.id, profile, settings, broker, udpSockets, logger, relayPaths: { ...(components.relayPaths ?? DEFAULT_RELAY_PATHS) } });
+      return new Peer({ id: options.id, profile, settings, broker, udpSockets, logger, relayPaths: { ...(components.relayPaths ?? turnRelayPaths ?? DEFAULT_RELAY_PATHS) } });
     } catch (error) {
       await udpSockets.close();
       throw error;

@@ -34,7 +34,7 @@ export async function establishPath(context: PathContext, choice: PathChoice): P
 }
 
 function choosePath(context: PathContext, choice: PathChoice): Promise<Established> {
-  const relayOffered = choice.relay !== undefined && context.coordination.relay !== undefined;
+  const relayOffered = choice.relay !== undefined && (context.coordination.relay !== undefined || choice.relay.standalone === true);
   if (choice.mode === 'force') {
     if (!relayOffered) return Promise.reject(new RelayUnavailableError());
     return choice.relay!.establish(context);

@@ -38,5 +38,7 @@ export type Established =
  */
 export interface PathStrategy {
   readonly name: string;
+  /** A relay that needs no session from the broker (TURN): offered whenever the dialler allows a relay. @default false */
+  readonly standalone?: boolean;
   establish(context: PathContext): Promise<Established>;
 }

@@ -4,9 +4,12 @@ import type { TransportAddress } from '../../codec/index.js';
 import { AbortedError, TimeoutError } from '../../errors.js';
 import type { Logger } from '../../observe/logger.js';
 import { computeProof, NONCE_BYTES, PROOF_BYTES } from '../../punch/tcp/handshake.js';
-import type { RelayUdpChannel } from '../../relay/index.js';
+import type { RelayUdpChannel, RelayUdpChannelEvents } from '../../relay/index.js';
 import type { Role } from '../../broker/index.js';
 import type { DatagramConnection } from '../path.js';
+
+/** What the proof needs of a relayed channel: the built-in relay's, or a TURN path's of the same shape. */
+export interface RelayedChannel extends EventEmitter<RelayUdpChannelEvents>, Pick<RelayUdpChannel, 'local' | 'remote' | 'maxDatagramSize' | 'closed' | 'send' | 'close'> {}
 
 /** The first byte of every datagram this layer sends through the relay. */
 const FrameType = { Data: 0x00, Hello: 0x01, Proof: 0x02, Select: 0x03 } as const;
@@ -39,7 +42,7 @@ export class RelayedDatagrams extends EventEmitter implements DatagramConnection
   readonly local: TransportAddress;
   readonly remote: TransportAddress;
   readonly maxDatagramSize: number;
-  readonly #channel: RelayUdpChannel;
+  readonly #channel: RelayedChannel;
   readonly #options: RelayedDatagramOptions;
   readonly #ownNonce = randomBytes(NONCE_BYTES);
   #peerNonce: Buffer | undefined;
@@ -48,7 +51,7 @@ export class RelayedDatagrams extends EventEmitter implements DatagramConnection
   #selected = false;
   readonly #early: Buffer[] = [];
 
-  private constructor(channel: RelayUdpChannel, options: RelayedDatagramOptions) {
+  private constructor(channel: RelayedChannel, options: RelayedDatagramOptions) {
     super();
     this.#channel = channel;
     this.#options = options;
@@ -58,7 +61,7 @@ export class RelayedDatagrams extends EventEmitter implements DatagramConnection
   }
 
   /** Runs the proof over `channel`; the channel is closed when it fails. */
-  static async establish(channel: RelayUdpChannel, options: RelayedDatagramOptions): Promise<RelayedDatagrams> {
+  static async establish(channel: RelayedChannel, options: RelayedDatagramOptions): Promise<RelayedDatagrams> {
     const connection = new RelayedDatagrams(channel, options);
     try {
       await connection.#handshake();
