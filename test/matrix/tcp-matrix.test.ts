@@ -32,14 +32,14 @@ let run: MatrixRun | undefined;
 /** The whole run: about 1-3 minutes on 2 cores, more on a machine shared with other test runs. */
 const RUN_TIMEOUT_MS = 600_000;
 
-before({ timeout: RUN_TIMEOUT_MS }, async () => {
+before(async () => {
   if (unavailable) return;
   lab = await Lab.create({ sites: plan.sites, timeoutMs: 120_000 });
   const started = performance.now();
   run = await runMatrixIn(lab, plan, { ...selection, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   process.stdout.write(`${formatText(run)}\nTCP matrix test wall time ${((performance.now() - started) / 1000).toFixed(1)} s; shaped variants (delay20, delay50, loss1) ran on the subset ${SHAPED_SUBSET.join(', ')} only; ` +
     `the full cross product of every variant: npm run matrix -- --transport tcp\n`);
-});
+}, { timeout: RUN_TIMEOUT_MS });
 
 after(async () => {
   await lab?.destroy();
