@@ -39,7 +39,7 @@ export interface BrokerClientOptions {
   missedHeartbeats?: number;
   /** Largest frame accepted from the broker. @default 4194304 */
   maxFrameBytes?: number;
-  /** Aborts the initial connect. */
+  /** Aborts the initial connect and registration. */
   signal?: AbortSignal;
   logger?: Logger;
 }
@@ -258,7 +258,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       ...(signal ? { signal } : {}),
     });
     try {
-      const registered = await this.#register(link);
+      const registered = await this.#register(link, signal);
       this.#reclaimToken = registered.reclaimToken;
       this.#observed = registered.observed;
       if (this.#closed) throw new ClientClosedError();
@@ -270,20 +270,28 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
     }
   }
 
-  #register(link: BrokerLink): Promise<Extract<BrokerMessage, { type: 'registered' }>> {
+  #register(link: BrokerLink, signal?: AbortSignal): Promise<Extract<BrokerMessage, { type: 'registered' }>> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TimeoutError('no registration answer from the broker', this.#options.connectTimeoutMs)), this.#options.connectTimeoutMs);
+      const fail = (error: unknown): void => {
+        finish();
+        reject(error);
+      };
+      const onAbort = (): void => fail(new AbortedError('registering with the broker was aborted', { cause: signal?.reason }));
+      const timer = setTimeout(() => fail(new TimeoutError('no registration answer from the broker', this.#options.connectTimeoutMs)), this.#options.connectTimeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       link.onMessage = (message) => {
         if (message.type === 'ping') return link.send({ type: 'pong', seq: message.seq });
-        clearTimeout(timer);
+        finish();
         if (message.type === 'registered') resolve(message);
         else if (message.type === 'error') reject(errorFromReply(message));
         else reject(new BrokerError('ERR_BAD_MESSAGE', `expected registered, got ${message.type}`));
       };
-      link.onClose = (error) => {
-        clearTimeout(timer);
-        reject(error ?? new DisconnectedError('the broker closed the connection during registration'));
-      };
+      link.onClose = (error) => fail(error ?? new DisconnectedError('the broker closed the connection during registration'));
       link.send({
         type: 'register', id: this.id, profile: this.#options.profile, privateAddresses: this.#options.privateAddresses,
         transports: this.#options.transports, ...(this.#reclaimToken ? { reclaimToken: this.#reclaimToken } : {}),

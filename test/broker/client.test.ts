@@ -1,7 +1,10 @@
 import { test } from 'node:test';
+import net from 'node:net';
+import { once } from 'node:events';
 import assert from 'node:assert/strict';
 import { startBroker } from '../../src/broker/server.js';
 import { BrokerClient } from '../../src/broker/client.js';
+import { encodeFrame } from '../../src/broker/framing.js';
 import { CuttableProxy, RawConnection, until } from './helpers.js';
 
 test('after a broker restart the client reconnects with backoff and re-registers the same id by itself', async () => {
@@ -101,4 +104,30 @@ test('connecting to a port where no broker listens fails with ERR_CONNECT', asyn
   const port = broker.port;
   await broker.close();
   await assert.rejects(BrokerClient.connect({ host: '127.0.0.1', port, id: 'lonely' }), { code: 'ERR_CONNECT' });
+});
+
+test('the AbortSignal of connect also aborts a registration the broker never answers', { timeout: 10_000 }, async () => {
+  // A broker that welcomes and then says nothing: without the signal, connect would wait for its timeout.
+  let received = '';
+  const mute = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => socket.write(encodeFrame({
+      type: 'welcome', version: 1, heartbeatIntervalMs: 10_000, observed: { family: 'IPv4', address: '127.0.0.1', port: 1 },
+      limits: { maxFrameBytes: 32768, maxIdBytes: 64, maxProfileBytes: 16384, maxSignalBytes: 2048 },
+    })));
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  });
+  mute.listen(0, '127.0.0.1');
+  await once(mute, 'listening');
+  const controller = new AbortController();
+  try {
+    const connecting = BrokerClient.connect({
+      host: '127.0.0.1', port: (mute.address() as net.AddressInfo).port, id: 'patient', reconnect: false, connectTimeoutMs: 600_000, signal: controller.signal,
+    });
+    await until(() => received.includes('"register"'));
+    controller.abort();
+    await assert.rejects(connecting, { code: 'ERR_ABORTED' });
+  } finally {
+    mute.close();
+  }
 });
