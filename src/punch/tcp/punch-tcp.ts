@@ -290,7 +290,7 @@ class TcpPunch {
       for (const server of run.servers) server.close();
     }
     const connected = this.#winner?.stage === index;
-    const reason = connected ? 'verified stream' : this.#failureReason(run);
+    const reason = connected ? ['verified stream', ...run.notes].join('; ') : this.#failureReason(run);
     this.#record({ method: run.method, stage: index, outcome: connected ? 'connected' : run.dials === 0 && run.servers.size === 0 && run.notes.length > 0 ? 'skipped' : 'failed', reason, dials: run.dials, elapsedMs: Math.round(performance.now() - startedAt) });
   }
 

@@ -101,6 +101,26 @@ test('a public responder is dialled directly', async () => {
   await exchange(rb.socket, ra.socket);
 });
 
+test('STUNT #2 swaps roles when the opening SYN is refused, and falls back to the grid when both are', async () => {
+  // Loopback refuses every SYN that finds no socket, like two RST-answering NATs. The plan for a
+  // random NAT against an address-filtering cone is STUNT #2 alone, led by the cone side.
+  const [portA, portB] = [await freePort(), await freePort()];
+  const random = tcpProfile(portA, true, 'random-symmetric', '198.51.100.1');
+  const cone = { ...tcpProfile(portB, true, 'cone', '198.51.100.2'), udp: { filtering: 'address-dependent' } as NatProfile['udp'] };
+  const [a, b] = await pair({
+    initiator: { local: { port: portA, address: '127.0.0.1', profile: random }, remote: { candidates: srflx(portB), profile: cone } },
+    responder: { local: { port: portB, address: '127.0.0.1', profile: cone }, remote: { candidates: srflx(portA), profile: random } },
+  });
+  assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+  assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
+  const [ra, rb] = [(a as PromiseFulfilledResult<any>).value, (b as PromiseFulfilledResult<any>).value];
+  assert.equal(rb.stages[0].reason.includes('own opening SYNs were refused'), true, rb.stages[0].reason);
+  assert.match(ra.stages[0].reason, /peer's opening SYN was refused: swapped roles/);
+  assert.match(ra.stages[0].reason, /simultaneous-open grid/);
+  assert.equal(ra.method, 'tcp-simultaneous-open');
+  await exchange(ra.socket, rb.socket);
+});
+
 test('a peer with another secret never gets a socket: both sides fail with ERR_PUNCH_FAILED', async () => {
   const [a, b] = await pair({ responder: { secret: Buffer.alloc(32, 1), timeoutMs: 2500 }, initiator: { timeoutMs: 2500 } });
   for (const result of [a, b]) {
