@@ -21,7 +21,7 @@ const HARD: ReadonlySet<NatPreset> = new Set(['symmetric', 'symmetric-seq:2']);
 const CONNECT_TIMEOUT_MS = 10_000;
 const PROBE_TIMEOUT_MS = 600;
 /** Registering (NAT discovery included) and each exchange step, on a loaded 2-core machine. */
-const STEP_TIMEOUT_MS = 20_000;
+const STEP_TIMEOUT_MS = 30_000;
 /** Pairs running at once (two node processes each). */
 const MAX_CONCURRENT_PAIRS = 14;
 
