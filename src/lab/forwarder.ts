@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../observe/logger.js';
 import { LabNativeError } from './errors.js';
-import { run } from './shell.js';
+import { run, stopProcess } from './shell.js';
 import type { PlannedLink } from './topology.js';
 
 /**
@@ -103,20 +103,5 @@ export async function startForwarder(links: readonly PlannedLink[], options: For
     child.stderr!.destroy();
     child.unref();
   }
-  return { pid: child.pid!, stop: () => stopChild(child) };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve();
-    }, STOP_GRACE_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
+  return { pid: child.pid!, stop: () => stopProcess(child, STOP_GRACE_MS) };
 }

@@ -8,7 +8,7 @@ import { killQuietly, registerTeardown, teardownSync, unregisterTeardown, type T
 import { LabCommandError, LabUnknownHostError } from './errors.js';
 import { startForwarder, type Forwarder } from './forwarder.js';
 import type { NatBehaviour } from './nat.js';
-import { checkPrerequisites, run, runScript, type RunResult } from './shell.js';
+import { checkPrerequisites, run, runScript, stopProcess, type RunResult } from './shell.js';
 import { isShaped, planLab, type LabPlan, type LabTopologyOptions, type PlannedHost } from './topology.js';
 
 export interface LabOptions extends LabTopologyOptions {
@@ -257,22 +257,6 @@ export class Lab {
   }
 
   async #stopChildren(): Promise<void> {
-    const running = [...this.#children].filter((child) => child.exitCode === null && child.signalCode === null);
-    await Promise.all(
-      running.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              child.kill('SIGKILL');
-              resolve();
-            }, KILL_GRACE_MS);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await Promise.all([...this.#children].map((child) => stopProcess(child, KILL_GRACE_MS)));
   }
 }

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { AbortedError } from '../errors.js';
 import { LabCommandError, LabNotRootError, LabToolMissingError } from './errors.js';
 
@@ -46,6 +46,22 @@ export function run(
     });
     child.stdin.on('error', () => undefined); // EPIPE when the child exits early; its exit code tells
     child.stdin.end(options.input ?? '');
+  });
+}
+
+/** SIGTERM, then SIGKILL after `graceMs` if the process is still there; resolves once it is gone (or killed). */
+export function stopProcess(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
   });
 }
 
