@@ -102,6 +102,12 @@ interface Coordination {
 }
 
 const DEFAULT_QUERY_LIMIT = 100;
+/** Pending connections the kernel queues: registration storms after a broker restart arrive at once. */
+const LISTEN_BACKLOG = 4096;
+/** 128-bit reclaim tokens, 96-bit connection ids, 256-bit per-connection secrets. */
+const RECLAIM_TOKEN_BYTES = 16;
+const CONNECTION_ID_BYTES = 12;
+const SECRET_BYTES = 32;
 const DEFAULT_QUERIES_PER_SECOND = 20;
 const FATAL_END_GRACE_MS = 1000;
 /** Scheduling guess when a peer never answered a ping. */
@@ -170,7 +176,7 @@ class BrokerServer implements Broker {
   }
 
   async listen(): Promise<void> {
-    this.#server.listen({ host: this.#options.host, port: this.#options.port, backlog: 4096 });
+    this.#server.listen({ host: this.#options.host, port: this.#options.port, backlog: LISTEN_BACKLOG });
     await Promise.race([once(this.#server, 'listening'), once(this.#server, 'error').then(([error]) => { throw error; })]);
     this.#port = (this.#server.address() as net.AddressInfo).port;
     this.#sweepTimer = setInterval(() => this.#sweep(), this.#options.sweepIntervalMs);
@@ -221,7 +227,7 @@ class BrokerServer implements Broker {
       profile: record.profileJson === null ? null : (JSON.parse(record.profileJson) as Record<string, unknown>),
       transports: record.transports,
       registeredAt: record.registeredAt,
-      rttMs: record.rtt.srttMs === undefined ? null : Math.round(record.rtt.srttMs * 10) / 10,
+      rttMs: record.rtt.srttMs === undefined ? null : roundTenth(record.rtt.srttMs),
       coordinations: record.coordinationCount,
     };
   }
@@ -388,7 +394,7 @@ class BrokerServer implements Broker {
     }
     const record = new PeerRecord({
       id: message.id, session, profileJson, reflexive, privateAddresses: message.privateAddresses,
-      transports: message.transports, reclaimToken: randomBytes(16), now,
+      transports: message.transports, reclaimToken: randomBytes(RECLAIM_TOKEN_BYTES), now,
     });
     this.#peers.set(record.id, record);
     session.peer = record;
@@ -555,7 +561,7 @@ class BrokerServer implements Broker {
 
     // 1. Reserve both peers (busy) so limits hold while we wait for RTTs and the relay.
     const coordination: Coordination = {
-      id: randomBytes(12).toString('base64url'), initiator, responder, transport: message.transport,
+      id: randomBytes(CONNECTION_ID_BYTES).toString('base64url'), initiator, responder, transport: message.transport,
       expiresAt: Date.now() + this.#options.coordinationTtlMs, signals: 0,
     };
     this.#coordinations.set(coordination.id, coordination);
@@ -577,7 +583,7 @@ class BrokerServer implements Broker {
     // 3. Schedule both first packets to cross, then tell both sides at once.
     const plan = planStart(pathDelay(initiator), pathDelay(responder), { minMarginMs: this.#options.startMarginMs });
     const sameNat = initiator.observed.address === responder.observed.address;
-    const secret = randomBytes(32).toString('base64');
+    const secret = randomBytes(SECRET_BYTES).toString('base64');
     const common = { connectionId: coordination.id, transport: coordination.transport, sameNat, secret, expiresInMs: this.#options.coordinationTtlMs };
     this.#send(responder.session!, {
       type: 'coordinate', ...common, role: 'responder', peer: peerView(initiator), candidates: candidatesOf(initiator, sameNat),
@@ -761,7 +767,7 @@ function observedAddress(socket: net.Socket): TransportAddress | undefined {
 
 function pathDelay(record: PeerRecord): PathDelay {
   if (record.rtt.srttMs === undefined) return UNKNOWN_PATH;
-  return { rttMs: Math.round(record.rtt.srttMs * 10) / 10, rttVarMs: record.rtt.rttVarMs };
+  return { rttMs: roundTenth(record.rtt.srttMs), rttVarMs: record.rtt.rttVarMs };
 }
 
 /** The stored profile text is spliced into the frame by #send instead of being parsed again. */
@@ -789,4 +795,9 @@ function natSummary(profile: Record<string, unknown> | null | undefined): unknow
   const udp = profile?.udp as { rfc3489Type?: unknown } | undefined;
   const tcp = profile?.tcp as { kind?: unknown } | undefined;
   return profile ? { udp: udp?.rfc3489Type, tcp: tcp?.kind } : undefined;
+}
+
+/** RTTs are reported to a tenth of a millisecond: finer digits are noise. */
+function roundTenth(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
