@@ -10,6 +10,12 @@ import type { TurnSettings } from './turn-config.js';
 import { relayedAddressOf } from './turn-signals.js';
 
 /**
+ * Deleting the allocation tears down the server's end toward the peer at once, with whatever it
+ * still buffers for the peer: give it this long to drain after our stream closed.
+ */
+export const TURN_TCP_RELEASE_LINGER_MS = 3_000;
+
+/**
  * TCP through a TURN server (RFC 6062): the dialler makes a TCP allocation and announces its
  * relayed address; the listener makes a plain TCP connection to it, which the server offers the
  * dialler as a ConnectionAttempt and the dialler takes with ConnectionBind. Both ends then run the
@@ -29,7 +35,7 @@ async function acceptThroughRelay(settings: TurnSettings, context: PathContext):
   try {
     const socket = await firstVerifiedConnection(client, context);
     socket.setNoDelay(true);
-    socket.once('close', () => void client.close());
+    socket.once('close', () => setTimeout(() => void client.close(), TURN_TCP_RELEASE_LINGER_MS).unref());
     return { transport: 'tcp', socket, method: 'turn', commit: () => selectStream(socket) };
   } catch (error) {
     await client.close();
