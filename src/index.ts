@@ -47,6 +47,10 @@ export {
   type IncomingConnection, type ServerAddress, type RelayMode, type PathChoice, type PathStrategy, type PathContext, type Established,
 } from './peer/index.js';
 export {
+  turnPaths, turnTcpPath, turnUdpPath, turnSettings, parseTurnUrl, DEFAULT_TURN_PORT, TurnUrlError, TurnPeerFailedError,
+  type TurnOption, type TurnSettings, type TurnUrl,
+} from './peer/index.js';
+export {
   startRelay, Relay, DEFAULT_RELAY_PORT, DEFAULT_RELAY_LIMITS, parseRelayEndpoints, attachTcp, attachUdp, RelayUdpChannel, AttachStatus, RelayAttachError,
   RelayCapacityError, RelayClosedError, TurnClient, turnRestCredentials, TurnErrorResponse, TurnAuthError, TurnClosedError,
   TurnProtocolError, TurnMethod, TurnAttributeType, TransportProtocol, ChannelNumber, Lifetime, XorPeerAddress, Data,

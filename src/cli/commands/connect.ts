@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { Peer, pathOf } from '../../peer/index.js';
+import { TURN_FLAG_HELP, turnOption, type TurnFlags } from '../turn-flags.js';
 import { EXIT_OK } from '../output.js';
 import { flushed, port, positiveMs, serverOption, relayOption, Reporter, tcpSession, udpSession, type PeerFlags } from '../peer-session.js';
 
-interface ConnectFlags extends PeerFlags {
+interface ConnectFlags extends PeerFlags, TurnFlags {
   timeout?: number;
 }
 
@@ -25,12 +26,17 @@ export function register(program: Command): void {
     .option('--stun-port <n>', 'the server\'s STUN port (default 3478)', port)
     .option('--probe-timeout <ms>', 'per-probe deadline of NAT discovery (default 1000)', positiveMs)
     .option('--json', 'progress as one JSON object per line on stderr')
+    .option('--turn <url>', TURN_FLAG_HELP.turn)
+    .option('--turn-user <user>', TURN_FLAG_HELP.user)
+    .option('--turn-pass <password>', TURN_FLAG_HELP.pass)
+    .option('--turn-secret <secret>', TURN_FLAG_HELP.secret)
     .action(async (peerId: string, flags: ConnectFlags) => {
       const reporter = new Reporter(flags.json === true);
       const transport = flags.udp ? 'udp' : 'tcp';
       const peer = await Peer.register({
         server: serverOption(flags), id: flags.id, transports: [transport],
         ...(flags.probeTimeout ? { probeTimeoutMs: flags.probeTimeout } : {}),
+        ...turnOption(flags),
       });
       const stop = (): void => void peer.close().finally(() => process.exit(1));
       process.once('SIGINT', stop);
