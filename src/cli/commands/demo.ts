@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, NtcpError } from '../../errors.js';
 import { describeNat, Lab, labUnavailableReason, resolveNat, type NatPreset } from '../../lab/index.js';
+import { DEFAULT_RELAY_PORT } from '../../relay/index.js';
 import { NtcpProcess, type NtcpEvent } from '../ntcp-process.js';
 import { formatAddress, startStunServer, tcpBinding, udpBinding, type StunServer } from '../../stun/index.js';
 
@@ -78,7 +79,8 @@ function natWords(event: NtcpEvent): string {
 }
 
 /**
- * One netcat session between a1 (connect) and b1 (listen): both register, connect, each sends a
+ * One netcat session between a1 (connect) and b1 (listen): both register, connect (direct when a
+ * path completes within the relay deadline, through the server's relay otherwise), each sends a
  * line to the other, then the dialler's stdin ends (and the listener's, for TCP's half-close).
  */
 async function labSession(lab: Lab, server: string, transport: 'udp' | 'tcp', say: (line: string) => void): Promise<void> {
@@ -88,7 +90,7 @@ async function labSession(lab: Lab, server: string, transport: 'udp' | 'tcp', sa
   try {
     const registered = await listener.waitForEvent(['registered'], STEP_TIMEOUT_MS);
     say(`   b1 registered as ${ids.b} (NAT seen from b1: ${natWords(registered)}); now listening`);
-    const dialler = new NtcpProcess(lab.spawn('a1', ntcpArgv(['connect', '--server', server, '--id', ids.a, ids.b, ...udp, '--json', '--relay', 'never'])), 'a1 connect');
+    const dialler = new NtcpProcess(lab.spawn('a1', ntcpArgv(['connect', '--server', server, '--id', ids.a, ids.b, ...udp, '--json'])), 'a1 connect');
     const diallerRegistered = await dialler.waitForEvent(['registered'], STEP_TIMEOUT_MS);
     say(`   a1 registered as ${ids.a} (NAT seen from a1: ${natWords(diallerRegistered)}); connecting to ${ids.b}`);
     const [outgoing, incoming] = await Promise.all([
@@ -122,7 +124,7 @@ async function labDemo(flags: DemoFlags, say: (line: string) => void): Promise<v
     say(`   site b: ${flags.b} (${describeNat(lab.nat('b'))}), host b1 ${lab.address('b1')} behind ${lab.publicAddress('b')}`);
     const server = new NtcpProcess(lab.spawn('server', ntcpArgv(['server', '--host', primary, '--alt-host', alternate, '--json'])), 'server');
     await server.waitFor((event) => event.msg === 'ready', 'ready', STEP_TIMEOUT_MS);
-    say(`2. ntcp server running in the server host: STUN ${primary}:3478 (+ ${alternate}:3479), broker ${primary}:8123`);
+    say(`2. ntcp server running in the server host: STUN ${primary}:3478 (+ ${alternate}:3479), broker ${primary}:8123, relay ${primary}:${DEFAULT_RELAY_PORT} (fallback)`);
     say('3. UDP: ntcp listen --udp in b1, ntcp connect --udp in a1');
     await labSession(lab, primary, 'udp', say);
     say('4. TCP: ntcp listen in b1, ntcp connect in a1');
