@@ -234,7 +234,11 @@ export class Peer extends EventEmitter<PeerEvents> {
       const [profile] = await Promise.all([
         probe(options, server, transports, logger),
         transports.includes('udp') ? udpSockets.start().catch((error: unknown) => {
-          throw new ProbeError(`no UDP mapping from the STUN server ${server.host}:${server.stunPort}: ${(error as Error).message}`, { cause: error });
+          const failure = new ProbeError(`no UDP mapping from the STUN server ${server.host}:${server.stunPort}: ${(error as Error).message}`, { cause: error });
+          // A UDP-blocking network still has TCP (and the relay): only a UDP-only peer cannot register.
+          if (!transports.includes('tcp')) throw failure;
+          logger.warn({ err: failure }, 'UDP is unavailable: registering anyway, UDP connections will fail');
+          return undefined;
         }) : undefined,
       ]);
       // 2. Register the id with the profile and the addresses a peer behind the same NAT can use.

@@ -210,6 +210,23 @@ test('relay force through the built-in relay: verified end to end, TCP and UDP, 
   }
 });
 
+test('without UDP to the STUN server a UDP-only peer fails with ERR_PROBE; a UDP+TCP peer still registers', async () => {
+  const tcpOnly = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
+  try {
+    const server = { host: '127.0.0.1', brokerPort: broker.port, stunPort: tcpOnly.endpoints.port };
+    const [udpOnly, both] = await Promise.allSettled([
+      Peer.register({ ...options('udp-blocked'), server, transports: ['udp'] }),
+      Peer.register({ ...options('tcp-still-works'), server }),
+    ]);
+    assert.equal(udpOnly.status, 'rejected');
+    assert.equal((udpOnly as PromiseRejectedResult).reason.code, 'ERR_PROBE');
+    assert.equal(both.status, 'fulfilled');
+    if (both.status === 'fulfilled') peers.push(both.value);
+  } finally {
+    await tcpOnly.close();
+  }
+});
+
 test('an aborted connect rejects with ERR_ABORTED', async () => {
   const peer = await register('impatient');
   await rejectsWith(peer.connect('x', { signal: AbortSignal.abort() }), 'ERR_ABORTED');
