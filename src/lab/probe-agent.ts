@@ -267,9 +267,9 @@ async function tcpFilter(port: number, target: Endpoint, connectBackFrom: string
     const opened = (await tcpAsk(socket, {}, waitMs))?.observed ?? null;
     const results: Array<{ from: string; outcome: ConnectOutcome | 'no-answer'; accepted: boolean }> = [];
     for (const fromAddress of connectBackFrom) {
-      const before = accepted.length;
       const answer = await tcpAsk(socket, { connectBack: { fromAddress, timeoutMs: waitMs } }, waitMs * 2);
-      results.push({ from: fromAddress, outcome: answer?.connectBack ?? 'no-answer', accepted: accepted.length > before });
+      // By source, not by count: an accept from the previous connect-back may be reported only now.
+      results.push({ from: fromAddress, outcome: answer?.connectBack ?? 'no-answer', accepted: accepted.some((from) => from.address === fromAddress) });
     }
     return { opened, results };
   } finally {
