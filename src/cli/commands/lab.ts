@@ -36,14 +36,29 @@ function parseSite(text: string, previous: SiteOptions[] = []): SiteOptions[] {
   return [...previous, site];
 }
 
-async function readState(path: string): Promise<LabState> {
+/**
+ * The saved state of the lab that is up, or null when there is none (no file). A file that cannot
+ * be read or parsed is an error: treating it as "no lab" would leave that lab's namespaces behind.
+ */
+async function findState(path: string): Promise<LabState | null> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new InvalidArgumentError(`no lab is up (no ${path}); start one with \`ntcp lab up\``, { cause });
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new InvalidArgumentError(`cannot read the lab state ${path}: ${(cause as Error).message}`, { cause });
   }
-  return JSON.parse(text) as LabState;
+  try {
+    return JSON.parse(text) as LabState;
+  } catch (cause) {
+    throw new InvalidArgumentError(`the lab state ${path} is not JSON; \`ntcp lab down --all\` removes every lab`, { cause });
+  }
+}
+
+async function readState(path: string): Promise<LabState> {
+  const state = await findState(path);
+  if (!state) throw new InvalidArgumentError(`no lab is up (no ${path}); start one with \`ntcp lab up\``);
+  return state;
 }
 
 interface UpFlags {
@@ -65,8 +80,7 @@ async function up(flags: UpFlags): Promise<void> {
     .map((name) => ({ name, nat: flags[name] as NatPreset, hosts: flags.hosts }));
   sites.push(...(flags.site ?? []));
   const path = resolve(flags.state);
-  const existing = await readFile(path, 'utf8').catch(() => null);
-  if (existing) throw new InvalidArgumentError(`a lab is already up (${path}); \`ntcp lab down\` first`);
+  if (await findState(path)) throw new InvalidArgumentError(`a lab is already up (${path}); \`ntcp lab down\` first`);
   const lab = await Lab.create({
     ...(sites.length > 0 ? { sites } : {}),
     ...(flags.delay !== undefined ? { delayMs: flags.delay } : {}),
@@ -103,13 +117,20 @@ async function exec(host: string, argv: string[], flags: { state: string }): Pro
 
 async function down(flags: { state: string; all?: boolean; prefix?: string }): Promise<void> {
   const path = resolve(flags.state);
-  const state = await readFile(path, 'utf8').then((text) => JSON.parse(text) as LabState, () => null);
+  const sweeping = flags.all === true || flags.prefix !== undefined;
+  // A broken state file must not stop the sweep that cleans up after it.
+  const state = await findState(path).catch(async (error: unknown) => {
+    if (!sweeping) throw error;
+    process.stderr.write(`${(error as Error).message}: removing it\n`);
+    await rm(path, { force: true });
+    return null;
+  });
   if (state) {
     await Lab.attach(state).destroy();
     await rm(path, { force: true });
     process.stdout.write(`lab ${state.plan.prefix} down\n`);
   }
-  if (flags.all || flags.prefix) {
+  if (sweeping) {
     const removed = await removeLabsByPrefix(flags.prefix ?? LAB_PREFIX_FAMILY);
     process.stdout.write(`removed ${removed.length} leftover namespace(s)${removed.length ? `: ${removed.join(' ')}` : ''}\n`);
   } else if (!state) {
@@ -118,7 +139,7 @@ async function down(flags: { state: string; all?: boolean; prefix?: string }): P
 }
 
 async function verify(flags: { state: string; json?: boolean }): Promise<void> {
-  const state = await readFile(resolve(flags.state), 'utf8').then((text) => JSON.parse(text) as LabState, () => null);
+  const state = await findState(resolve(flags.state));
   const lab = state ? Lab.attach(state) : await Lab.create({ sites: VERIFY_SITES });
   try {
     const rows = await verifyLab(lab);
