@@ -41,19 +41,20 @@ export class UdpSocketPool {
 
   /** Binds and probes the first spare; rejects when the STUN server cannot be reached over UDP. */
   async start(): Promise<MappedSocket> {
-    const spare = await this.#prepare();
+    this.#replenish();
+    const spare = await this.#spare!;
     this.#refresh = setInterval(() => this.#refreshSpare(), SPARE_REFRESH_MS);
     this.#refresh.unref();
     return spare;
   }
 
-  /** The spare socket, for the caller to own; a new spare is prepared at once. */
+  /** The spare socket, for the caller to own (a fresh one when the spare failed); a new spare is prepared at once. */
   async take(): Promise<MappedSocket> {
-    const spare = this.#spare ?? this.#prepare();
+    const spare = this.#spare;
     this.#spare = undefined;
-    const taken = await spare.catch(() => this.#prepare().then((fresh) => { this.#spare = undefined; return fresh; }));
-    if (!this.#closed) this.#prepare().catch((error: unknown) => this.#options.logger.warn({ err: error }, 'spare UDP socket not ready'));
-    return taken;
+    this.#replenish();
+    if (spare === undefined) return this.#bindAndProbe();
+    return spare.catch(() => this.#bindAndProbe());
   }
 
   async close(): Promise<void> {
@@ -65,20 +66,23 @@ export class UdpSocketPool {
     await ready?.socket.close();
   }
 
-  #prepare(): Promise<MappedSocket> {
-    const spare = (async () => {
-      const socket = await this.#bindSocket({ address: this.#options.bindAddress ?? '0.0.0.0' });
-      try {
-        const binding = await udpBinding({ server: this.#options.stunServer, socket, timeoutMs: MAPPING_PROBE_TIMEOUT_MS, rtoMs: MAPPING_PROBE_RTO_MS });
-        return { socket, mapped: binding.mapped };
-      } catch (error) {
-        await socket.close();
-        throw error;
-      }
-    })();
+  /** Only ever one spare: a second would never be closed. */
+  #replenish(): void {
+    if (this.#closed || this.#spare !== undefined) return;
+    const spare = this.#bindAndProbe();
+    spare.catch((error: unknown) => this.#options.logger.warn({ err: error }, 'spare UDP socket not ready'));
     this.#spare = spare;
-    spare.catch(() => undefined);
-    return spare;
+  }
+
+  async #bindAndProbe(): Promise<MappedSocket> {
+    const socket = await this.#bindSocket({ address: this.#options.bindAddress ?? '0.0.0.0' });
+    try {
+      const binding = await udpBinding({ server: this.#options.stunServer, socket, timeoutMs: MAPPING_PROBE_TIMEOUT_MS, rtoMs: MAPPING_PROBE_RTO_MS });
+      return { socket, mapped: binding.mapped };
+    } catch (error) {
+      await socket.close();
+      throw error;
+    }
   }
 
   /** A binding on the spare keeps its NAT mapping alive and notices when it changed. */
