@@ -31,6 +31,11 @@ export interface BrokerOptions {
   port?: number;
   /** Simultaneous TCP connections (registered or not). @default 50000 */
   maxConnections?: number;
+  /**
+   * Ids held at once, live and dead (a dead id stays reserved for purgeAfterMs): bounds memory
+   * when clients register and vanish faster than ids are purged. @default 2 * maxConnections
+   */
+  maxPeers?: number;
   /** Largest frame body a client may send. @default 32768 */
   maxFrameBytes?: number;
   /** Sustained messages per second per connection. @default 50 */
@@ -76,7 +81,7 @@ export interface BrokerOptions {
 
 export type BrokerCounter =
   | 'connections-accepted' | 'connections-refused' | 'registrations' | 'reclaims' | 'deregistrations'
-  | 'duplicates-refused' | 'versions-refused' | 'bad-messages' | 'frames-too-large' | 'rate-limited'
+  | 'duplicates-refused' | 'registrations-refused' | 'versions-refused' | 'bad-messages' | 'frames-too-large' | 'rate-limited'
   | 'floods-closed' | 'registration-timeouts' | 'coordinations' | 'connect-errors' | 'signals-relayed'
   | 'deaths' | 'purged' | 'outcomes-connected' | 'outcomes-failed' | 'coordinations-expired'
   | 'pings-sent' | 'slow-consumers-closed' | 'relay-sessions' | 'relay-failures' | 'queries';
@@ -136,10 +141,12 @@ class BrokerServer implements Broker {
 
   constructor(options: BrokerOptions) {
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 10_000;
+    const maxConnections = options.maxConnections ?? 50_000;
     this.#options = {
       host: options.host ?? '0.0.0.0',
       port: options.port ?? DEFAULT_BROKER_PORT,
-      maxConnections: options.maxConnections ?? 50_000,
+      maxConnections,
+      maxPeers: options.maxPeers ?? 2 * maxConnections,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       messagesPerSecond: options.messagesPerSecond ?? 50,
       messageBurst: options.messageBurst ?? 100,
@@ -390,6 +397,12 @@ class BrokerServer implements Broker {
         return;
       }
       this.#reclaim(existing, session, { profileJson, reflexive, message });
+      return;
+    }
+    if (this.#peers.size >= this.#options.maxPeers) {
+      this.counters.increment('registrations-refused');
+      this.#logger.warn({ id: message.id, peers: this.#peers.size }, 'peer table full: registration refused');
+      this.#send(session, errorReply(new LimitError(`the broker holds its maximum of ${this.#options.maxPeers} ids`)));
       return;
     }
     const record = new PeerRecord({

@@ -275,6 +275,20 @@ test('a closing connection cannot hold its slot: a client that never closes its 
   }
 });
 
+test('the id table is bounded: past maxPeers (live and dead ids) a new id is refused with ERR_LIMIT, a reclaim is not', async () => {
+  const server = await broker({ maxPeers: 2 });
+  const first = await RawConnection.registered(server.port, 'one');
+  await RawConnection.registered(server.port, 'two');
+  first.connection.close();
+  await until(() => server.query({ id: 'one' }).peers[0]?.state === 'dead');
+  const third = await RawConnection.registered(server.port, 'three');
+  assert.equal(third.registered.code, 'ERR_LIMIT');
+  assert.equal(server.counters.get('registrations-refused'), 1);
+  const back = await RawConnection.registered(server.port, 'one', { reclaimToken: first.registered.reclaimToken });
+  assert.equal(back.registered.type, 'registered');
+  assert.equal(back.registered.reclaimed, true);
+});
+
 test('connections that never register are closed after the registration timeout', async () => {
   const server = await broker({ registrationTimeoutMs: 100, sweepIntervalMs: 20 });
   const idle = await RawConnection.open(server.port);
