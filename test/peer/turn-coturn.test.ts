@@ -133,6 +133,19 @@ test('relay force with turn: a TCP stream through coturn (RFC 6062) carries data
   await tcpBothWays(listener, dialler);
 });
 
+test('a TURN stream ended right after a large write still delivers every byte (the FIN trails the data)', { skip }, async () => {
+  const [listener, dialler] = await pair('tcp-fin', { url: turnUrl(coturn!), username: USER.user, password: USER.password });
+  const incoming = nextIncoming(listener);
+  const socket = await dialler.connect(listener.id, { transport: 'tcp' });
+  const accepted = await incoming;
+  assert.equal(accepted.transport, 'tcp');
+  if (accepted.transport !== 'tcp') return;
+  const payload = randomBytes(2_000_000);
+  const received = readAll(accepted.socket);
+  socket.end(payload);
+  assert.ok((await received).equals(payload), 'every byte before the FIN arrives');
+});
+
 test('relay force with turn: UDP through coturn carries datagrams both ways and a close reaches the peer', { skip }, async () => {
   const [listener, dialler] = await pair('udp', { url: turnUrl(coturn!), username: USER.user, password: USER.password });
   await udpBothWays(listener, dialler);

@@ -8,7 +8,7 @@ import type { Established, PathContext, PathStrategy } from './path-strategy.js'
 import { allocateForPeer } from './turn-allocation.js';
 import type { TurnSettings } from './turn-config.js';
 import { relayedAddressOf } from './turn-signals.js';
-import { endOnTurnReset } from './turn-stream-end.js';
+import { adaptTurnStream } from './turn-stream.js';
 
 /**
  * Deleting the allocation tears down the server's end toward the peer at once, with whatever it
@@ -36,7 +36,7 @@ async function acceptThroughRelay(settings: TurnSettings, context: PathContext):
   try {
     const socket = await firstVerifiedConnection(client, context);
     socket.setNoDelay(true);
-    endOnTurnReset(socket);
+    adaptTurnStream(socket);
     socket.once('close', () => setTimeout(() => void client.close(), TURN_TCP_RELEASE_LINGER_MS).unref());
     return { transport: 'tcp', socket, method: 'turn', commit: () => selectStream(socket) };
   } catch (error) {
@@ -95,7 +95,7 @@ async function connectToRelayed(context: PathContext): Promise<Established> {
     // Resolves once the dialler selected this stream, so both ends keep the same path.
     await verifyStream(socket, { role: coordination.role, connectionId: coordination.connectionId, secret: coordination.secret, signal, timeoutMs });
     socket.setNoDelay(true);
-    endOnTurnReset(socket);
+    adaptTurnStream(socket);
     return { transport: 'tcp', socket, method: 'turn' };
   } catch (error) {
     socket.destroy();
