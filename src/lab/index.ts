@@ -5,3 +5,4 @@ export { LabNotRootError, LabToolMissingError, LabCommandError, LabUnknownHostEr
 export { labUnavailableReason, type RunResult } from './shell.js';
 export { verifyLab, formatVerifyTable, VERIFY_SITES, ECHO_PORTS, type VerifyRow } from './verify.js';
 export { ProbeAgent, type ProbeRequest, type Endpoint } from './probe.js';
+export { findLabState } from './state-file.js';

@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { labUnavailableReason } from '../../src/lab/index.js';
+import { InvalidArgumentError } from '../../src/errors.js';
+import { findLabState, labUnavailableReason } from '../../src/lab/index.js';
 
-// `ntcp lab` reading its state file: a broken file is an error, never "no lab is up".
+// `ntcp lab` and its state file: a broken file is an error, never "no lab is up".
 const dir = mkdtempSync(join(tmpdir(), 'ntcp-lab-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -18,31 +19,28 @@ function lab(...args: string[]): Promise<{ status: number; stdout: string; stder
   });
 }
 
-test('lab down with no state file says no lab is up', async () => {
-  const result = await lab('down', '--state', join(dir, 'missing.json'));
-  assert.equal(result.status, 0, result.stderr);
-  assert.match(result.stdout, /no lab is up/);
+test('the state file: missing means no lab, a broken one is a typed error, a good one is read', async () => {
+  assert.equal(await findLabState(join(dir, 'missing.json')), null);
+  const broken = join(dir, 'broken.json');
+  writeFileSync(broken, '{"plan": ');
+  await assert.rejects(findLabState(broken), (error: unknown) => error instanceof InvalidArgumentError && /is not JSON/.test(error.message));
+  await assert.rejects(findLabState(dir), InvalidArgumentError, 'a directory cannot be read as a file');
+  const good = join(dir, 'good.json');
+  writeFileSync(good, JSON.stringify({ plan: { prefix: 'ntlx' }, pids: [] }));
+  assert.deepEqual(await findLabState(good), { plan: { prefix: 'ntlx' }, pids: [] });
 });
 
-test('a state file that is not JSON is an error for down, exec and up, not an empty lab', async () => {
-  const path = join(dir, 'broken.json');
-  writeFileSync(path, '{"plan": ');
-  const commands = [['down'], ['exec', 'a1', 'true'], ['up']];
-  const results = await Promise.all(commands.map((args) => lab(...args, '--state', path)));
-  results.forEach((result, i) => {
-    assert.notEqual(result.status, 0, `${commands[i]![0]}: ${result.stdout}`);
-    assert.match(result.stderr, /is not JSON/, commands[i]![0]);
-  });
-  assert.ok(existsSync(path), 'the broken file is left for the user to see');
-});
-
-test('down --prefix sweeps even when the state file is broken, and removes the file', async (t) => {
+test('lab down refuses a broken state file; with --prefix it sweeps anyway and removes the file', async (t) => {
   const unavailable = labUnavailableReason();
   if (unavailable) return t.skip(`needs root: ${unavailable}`);
-  const path = join(dir, 'broken-sweep.json');
-  writeFileSync(path, 'not json');
-  const result = await lab('down', '--state', path, '--prefix', 'ntcpclitestnone');
-  assert.equal(result.status, 0, result.stderr);
-  assert.match(result.stdout, /removed 0 leftover namespace/);
-  assert.ok(!existsSync(path));
+  const [kept, swept] = [join(dir, 'kept.json'), join(dir, 'swept.json')];
+  writeFileSync(kept, 'not json');
+  writeFileSync(swept, 'not json');
+  const [refused, sweep] = await Promise.all([lab('down', '--state', kept), lab('down', '--state', swept, '--prefix', 'ntcpclitestnone')]);
+  assert.notEqual(refused.status, 0, refused.stdout);
+  assert.match(refused.stderr, /is not JSON/);
+  assert.ok(existsSync(kept), 'the broken file is left for the user to see');
+  assert.equal(sweep.status, 0, sweep.stderr);
+  assert.match(sweep.stdout, /removed 0 leftover namespace/);
+  assert.ok(!existsSync(swept));
 });

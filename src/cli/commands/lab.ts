@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../errors.js';
 import {
@@ -7,6 +7,7 @@ import {
   LAB_PREFIX_FAMILY,
   VERIFY_SITES,
   describeNat,
+  findLabState,
   formatVerifyTable,
   removeLabsByPrefix,
   verifyLab,
@@ -36,27 +37,8 @@ function parseSite(text: string, previous: SiteOptions[] = []): SiteOptions[] {
   return [...previous, site];
 }
 
-/**
- * The saved state of the lab that is up, or null when there is none (no file). A file that cannot
- * be read or parsed is an error: treating it as "no lab" would leave that lab's namespaces behind.
- */
-async function findState(path: string): Promise<LabState | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new InvalidArgumentError(`cannot read the lab state ${path}: ${(cause as Error).message}`, { cause });
-  }
-  try {
-    return JSON.parse(text) as LabState;
-  } catch (cause) {
-    throw new InvalidArgumentError(`the lab state ${path} is not JSON; \`ntcp lab down --all\` removes every lab`, { cause });
-  }
-}
-
 async function readState(path: string): Promise<LabState> {
-  const state = await findState(path);
+  const state = await findLabState(path);
   if (!state) throw new InvalidArgumentError(`no lab is up (no ${path}); start one with \`ntcp lab up\``);
   return state;
 }
@@ -80,7 +62,7 @@ async function up(flags: UpFlags): Promise<void> {
     .map((name) => ({ name, nat: flags[name] as NatPreset, hosts: flags.hosts }));
   sites.push(...(flags.site ?? []));
   const path = resolve(flags.state);
-  if (await findState(path)) throw new InvalidArgumentError(`a lab is already up (${path}); \`ntcp lab down\` first`);
+  if (await findLabState(path)) throw new InvalidArgumentError(`a lab is already up (${path}); \`ntcp lab down\` first`);
   const lab = await Lab.create({
     ...(sites.length > 0 ? { sites } : {}),
     ...(flags.delay !== undefined ? { delayMs: flags.delay } : {}),
@@ -119,7 +101,7 @@ async function down(flags: { state: string; all?: boolean; prefix?: string }): P
   const path = resolve(flags.state);
   const sweeping = flags.all === true || flags.prefix !== undefined;
   // A broken state file must not stop the sweep that cleans up after it.
-  const state = await findState(path).catch(async (error: unknown) => {
+  const state = await findLabState(path).catch(async (error: unknown) => {
     if (!sweeping) throw error;
     process.stderr.write(`${(error as Error).message}: removing it\n`);
     await rm(path, { force: true });
@@ -139,7 +121,7 @@ async function down(flags: { state: string; all?: boolean; prefix?: string }): P
 }
 
 async function verify(flags: { state: string; json?: boolean }): Promise<void> {
-  const state = await findState(resolve(flags.state));
+  const state = await findLabState(resolve(flags.state));
   const lab = state ? Lab.attach(state) : await Lab.create({ sites: VERIFY_SITES });
   try {
     const rows = await verifyLab(lab);
