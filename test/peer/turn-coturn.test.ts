@@ -29,7 +29,7 @@ const peers: Peer[] = [];
 before(async () => {
   if (!installed) return;
   [coturn, restCoturn, stun, broker] = await Promise.all([
-    startCoturn(USER), startCoturn({ secret: SECRET, realm: 'r' }),
+    startCoturn(USER, ['--verbose']), startCoturn({ secret: SECRET, realm: 'r' }),
     startStunServer({ host: '127.0.0.1', altHost: '127.0.0.2', port: 0, altPort: 0 }), startBroker({ host: '127.0.0.1', port: 0 }),
   ]);
   profile = await discoverNat({ server: { host: '127.0.0.1', port: stun.endpoints.port }, timeoutMs: 300 });
@@ -109,6 +109,18 @@ async function tcpBothWays(listener: Peer, dialler: Peer): Promise<void> {
   assert.deepEqual(listenerErrors, []);
 }
 
+/** Allocations coturn deleted on request (Refresh with lifetime 0), from its verbose log. */
+function deletions(server: Coturn): number {
+  return server.log().split('\n').filter((line) => line.includes('refreshed') && line.includes('lifetime=0')).length;
+}
+
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !check(); waited += 20) {
+    if (waited > 3000) assert.fail(`not within 3 s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function udpBothWays(listener: Peer, dialler: Peer): Promise<void> {
   const incoming = nextIncoming(listener);
   const connection: DatagramConnection = await dialler.connect(listener.id, { transport: 'udp' });
@@ -123,9 +135,11 @@ async function udpBothWays(listener: Peer, dialler: Peer): Promise<void> {
   const toDialler = once(connection, 'message');
   accepted.connection.send(Buffer.from('pong through coturn'));
   assert.equal(String((await toDialler)[0]), 'pong through coturn');
+  const before = deletions(coturn!);
   const closed = once(accepted.connection, 'close');
   await connection.close();
   assert.deepEqual((await closed)[0], { reason: 'remote' });
+  await eventually(() => deletions(coturn!) > before, 'the dialler deleted its allocation on close');
 }
 
 test('relay force with turn: a TCP stream through coturn (RFC 6062) carries data both ways, method turn', { skip }, async () => {
@@ -142,8 +156,10 @@ test('a TURN stream ended right after a large write still delivers every byte (t
   if (accepted.transport !== 'tcp') return;
   const payload = randomBytes(2_000_000);
   const received = readAll(accepted.socket);
+  const before = deletions(coturn!);
   socket.end(payload);
   assert.ok((await received).equals(payload), 'every byte before the FIN arrives');
+  await eventually(() => deletions(coturn!) > before, 'the dialler deleted its TCP allocation once the stream closed');
 });
 
 test('relay force with turn: UDP through coturn carries datagrams both ways and a close reaches the peer', { skip }, async () => {

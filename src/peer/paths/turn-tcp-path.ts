@@ -11,12 +11,6 @@ import { relayedAddressOf } from './turn-signals.js';
 import { adaptTurnStream } from './turn-stream.js';
 
 /**
- * Deleting the allocation tears down the server's end toward the peer at once, with whatever it
- * still buffers for the peer: give it this long to drain after our stream closed.
- */
-export const TURN_TCP_RELEASE_LINGER_MS = 3_000;
-
-/**
  * TCP through a TURN server (RFC 6062): the dialler makes a TCP allocation and announces its
  * relayed address; the listener makes a plain TCP connection to it, which the server offers the
  * dialler as a ConnectionAttempt and the dialler takes with ConnectionBind. Both ends then run the
@@ -37,7 +31,7 @@ async function acceptThroughRelay(settings: TurnSettings, context: PathContext):
     const socket = await firstVerifiedConnection(client, context);
     socket.setNoDelay(true);
     adaptTurnStream(socket);
-    socket.once('close', () => setTimeout(() => void client.close(), TURN_TCP_RELEASE_LINGER_MS).unref());
+    socket.once('close', () => void client.close());
     return { transport: 'tcp', socket, method: 'turn', commit: () => selectStream(socket) };
   } catch (error) {
     await client.close();
@@ -92,6 +86,7 @@ async function connectToRelayed(context: PathContext): Promise<Established> {
   const relayed = await relayedAddressOf(signals, coordination.connectionId, { signal, timeoutMs });
   const socket = await connect(relayed, signal);
   try {
+    await diallerSpoke(socket, signal, timeoutMs);
     // Resolves once the dialler selected this stream, so both ends keep the same path.
     await verifyStream(socket, { role: coordination.role, connectionId: coordination.connectionId, secret: coordination.secret, signal, timeoutMs });
     socket.setNoDelay(true);
@@ -119,5 +114,30 @@ function connect(relayed: { address: string; port: number }, signal: AbortSignal
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('error', onError);
     socket.once('connect', () => done());
+  });
+}
+
+/**
+ * Older coturn releases dropped what a peer sent before the allocating client's ConnectionBind
+ * (coturn issue #495): the handshake speaks only once the dialler's first bytes arrived, which it
+ * can only send after binding.
+ */
+function diallerSpoke(socket: net.Socket, signal: AbortSignal, timeoutMs: number): Promise<void> {
+  if (socket.readableLength > 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.off('readable', onReadable).off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReadable = (): void => done();
+    const onClose = (): void => done(new TurnClosedError('the relayed connection closed before the dialler spoke'));
+    const onAbort = (): void => done(new AbortedError('TURN path aborted', { cause: signal.reason }));
+    const timer = setTimeout(() => done(new TimeoutError(`the dialler sent nothing through the TURN relay within ${timeoutMs} ms`, timeoutMs)), timeoutMs);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('readable', onReadable).once('close', onClose);
   });
 }
