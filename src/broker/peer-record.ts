@@ -1,5 +1,6 @@
 import type net from 'node:net';
-import { TokenBucket } from './rate-limiter.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { wallClock } from '../util/clock.js';
 import { RttEstimator } from './schedule.js';
 import type { Candidate, CandidateAddress, PeerState, Transport, TransportAddress } from './protocol.js';
 import { FrameDecoder } from './framing.js';
@@ -27,7 +28,7 @@ export class Session {
     this.socket = socket;
     this.observed = observed;
     this.decoder = new FrameDecoder(options.maxFrameBytes);
-    this.bucket = new TokenBucket(options.ratePerSecond, options.burst, now);
+    this.bucket = new TokenBucket(options.ratePerSecond, options.burst, wallClock, now);
     this.connectedAt = now;
     this.lastHeardAt = now;
   }

@@ -16,7 +16,8 @@ import {
 import { encodeFrame, encodeFrameWithRawJson, parseFrameBody, RAW_JSON } from './framing.js';
 import { PeerRecord, Session } from './peer-record.js';
 import { planStart, type PathDelay } from './schedule.js';
-import { TokenBucket } from './rate-limiter.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { wallClock } from '../util/clock.js';
 import { reflexiveCandidates } from './candidates.js';
 
 /** What a relay offers the broker: one session, one token per peer. The relay helper implements it. */
@@ -166,7 +167,7 @@ class BrokerServer implements Broker {
       sweepIntervalMs: options.sweepIntervalMs ?? Math.min(1000, heartbeatIntervalMs / 2),
       queriesPerSecond: options.queriesPerSecond ?? DEFAULT_QUERIES_PER_SECOND,
     };
-    this.#queryBucket = new TokenBucket(this.#options.queriesPerSecond, Math.max(1, this.#options.queriesPerSecond), Date.now());
+    this.#queryBucket = new TokenBucket(this.#options.queriesPerSecond, Math.max(1, this.#options.queriesPerSecond), wallClock);
     this.#queryToken = options.queryToken === undefined ? undefined : Buffer.from(options.queryToken);
     this.#logger = (options.logger ?? silentLogger).child({ component: 'broker' });
     this.#relay = options.relayRegistry;
@@ -275,7 +276,7 @@ class BrokerServer implements Broker {
     session.lastHeardAt = now;
     for (const body of bodies) {
       if (session.closing) return;
-      if (!session.bucket.take(now)) {
+      if (!session.bucket.tryTake(1, now)) {
         this.#overRate(session);
         continue;
       }
@@ -690,7 +691,7 @@ class BrokerServer implements Broker {
       this.#send(session, errorReply(new UnauthorizedError(), message.requestId));
       return;
     }
-    if (!this.#queryBucket.take(Date.now())) {
+    if (!this.#queryBucket.tryTake()) {
       this.counters.increment('rate-limited');
       this.#send(session, errorReply(new RateLimitError(`more than ${this.#options.queriesPerSecond} management queries/s: try again`), message.requestId));
       return;

@@ -5,7 +5,8 @@ import { RelayClosedError } from './errors.js';
 import { resolveLimits, type RelayLimits } from './limits.js';
 import { SessionTable, type EndReason } from './session-table.js';
 import { TcpRelay } from './tcp-relay.js';
-import { SourceRateLimiter, systemClock, type Clock } from './token-bucket.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { SourceRateLimiter } from '../util/token-bucket.js';
 import { UdpRelay } from './udp-relay.js';
 
 /** Where peers reach a relay session; handed to both peers with their tokens. */

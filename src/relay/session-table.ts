@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AttachStatus, RelayCapacityError } from './errors.js';
 import type { RelayLimits } from './limits.js';
-import type { Clock } from './token-bucket.js';
+import type { Clock } from '../util/clock.js';
 
 export type RelayTransport = 'tcp' | 'udp';
 export type Side = 0 | 1;

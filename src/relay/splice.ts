@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '../util/token-bucket.js';
 
 export interface SpliceHooks {
   /** Called for every chunk relayed (either direction), before it is written. */

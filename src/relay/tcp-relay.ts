@@ -6,7 +6,8 @@ import { encodeTcpReply, parseTcpAttach, TCP_ATTACH_HEADER_LENGTH, MAX_TOKEN_LEN
 import type { RelayLimits } from './limits.js';
 import type { EndReason, RelaySession, SessionTable, Side } from './session-table.js';
 import { splice } from './splice.js';
-import { TokenBucket, type Clock, type SourceRateLimiter } from './token-bucket.js';
+import type { Clock } from '../util/clock.js';
+import { TokenBucket, type SourceRateLimiter } from '../util/token-bucket.js';
 
 const MAX_ATTACH_FRAME = TCP_ATTACH_HEADER_LENGTH + MAX_TOKEN_LENGTH;
 /** Keepalive probes find peers that vanished without a FIN or RST (power loss, NAT drop). */

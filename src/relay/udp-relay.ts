@@ -5,7 +5,8 @@ import { AttachStatus } from './errors.js';
 import { encodeUdpReply, parseUdp, UDP_CLOSE, UdpType } from './attach-protocol.js';
 import type { RelayLimits } from './limits.js';
 import type { RelaySession, SessionTable, Side } from './session-table.js';
-import { TokenBucket, type Clock, type SourceRateLimiter } from './token-bucket.js';
+import type { Clock } from '../util/clock.js';
+import { TokenBucket, type SourceRateLimiter } from '../util/token-bucket.js';
 
 interface UdpPeer {
   address: string;

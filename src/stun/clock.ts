@@ -1,10 +1,10 @@
+import type { Clock as MonotonicClock } from '../util/clock.js';
+
 /**
  * Time as an injected component, so retransmission and rate limiting are tested with a
- * manual clock instead of sleeps.
+ * manual clock instead of sleeps: the shared clock plus timers.
  */
-export interface Clock {
-  /** Milliseconds, monotonic. */
-  now(): number;
+export interface Clock extends MonotonicClock {
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }

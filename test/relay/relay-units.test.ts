@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { encodeTcpAttach, parseTcpAttach, parseUdp, encodeUdpAttach, UdpType } from '../../src/relay/attach-protocol.js';
 import { SessionTable } from '../../src/relay/session-table.js';
 import { resolveLimits } from '../../src/relay/limits.js';
-import { TokenBucket, SourceRateLimiter } from '../../src/relay/token-bucket.js';
+import { TokenBucket, SourceRateLimiter } from '../../src/util/token-bucket.js';
 import { AttachStatus } from '../../src/relay/errors.js';
 
 class ManualClock {
