@@ -92,6 +92,11 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** @default the peer's relay option ('auto') */
   relay?: RelayMode;
+  /**
+   * Relay this connection through this TURN server. The listener needs a `turn` option of its own,
+   * but any server: it reaches the relayed address the dialler announces. @default the peer's `turn`
+   */
+  turn?: TurnOption;
 }
 
 export interface PeerEvents {
@@ -290,16 +295,17 @@ export class Peer extends EventEmitter<PeerEvents> {
     const transport = transportOf(options.transport);
     const timeoutMs = positive(options.timeoutMs, this.#settings.connectTimeoutMs, 'timeoutMs');
     const relay = relayMode(options.relay, this.#settings.relay);
+    const relayPath = options.turn ? turnPaths(options.turn)[transport] : this.#relayPaths[transport];
     if (options.signal?.aborted) throw new AbortedError('connect aborted', { cause: options.signal.reason });
     const startedAt = performance.now();
     const controller = this.#track(options.signal, timeoutMs + DEADLINE_GRACE_MS);
     try {
       const remaining = (): number => Math.max(1, timeoutMs - (performance.now() - startedAt));
       const coordination = await this.#broker.requestConnect(peerId, {
-        transport, relay: relay !== 'never' && this.#relayPaths[transport] !== undefined, timeoutMs: remaining(), signal: controller.signal,
+        transport, relay: relay !== 'never' && relayPath !== undefined, timeoutMs: remaining(), signal: controller.signal,
       });
       const startAt = performance.now() + coordination.startInMs;
-      const established = await this.#establish(coordination, startAt, remaining(), controller.signal, relay);
+      const established = await this.#establish(coordination, startAt, remaining(), controller.signal, relay, relayPath);
       return this.#handOut(established, coordination, performance.now() - startedAt).connection;
     } catch (error) {
       throw deadlineError(error, controller.signal, timeoutMs);
@@ -408,7 +414,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       .finally(() => this.#untrack(controller));
   }
 
-  async #establish(coordination: Coordination, startAt: number, timeoutMs: number, signal: AbortSignal, relay: RelayMode): Promise<Established> {
+  async #establish(coordination: Coordination, startAt: number, timeoutMs: number, signal: AbortSignal, relay: RelayMode, relayPath = this.#relayPaths[coordination.transport]): Promise<Established> {
     const { transport } = coordination;
     const context: PathContext = {
       coordination,
@@ -426,7 +432,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     try {
       const established = await establishPath(context, {
         direct: transport === 'udp' ? udpPath : tcpPath,
-        relay: this.#relayPaths[transport],
+        relay: relayPath,
         mode: relay,
         relayDeadlineMs: this.#settings.relayDeadlineMs,
       });

@@ -177,6 +177,18 @@ test('TURN REST credentials from a shared secret (coturn --use-auth-secret)', { 
   await tcpBothWays(listener, dialler);
 });
 
+test('a per-connect turn option relays through the dialler\'s server, which the listener reaches whatever its own', { skip }, async () => {
+  const listener = await register('per-connect-listener', { url: turnUrl(restCoturn!), secret: SECRET });
+  const dialler = await register('per-connect-dialler', undefined);
+  const incoming = nextIncoming(listener);
+  const before = deletions(coturn!);
+  const connection = await dialler.connect(listener.id, { transport: 'udp', turn: { url: turnUrl(coturn!), username: USER.user, password: USER.password } });
+  assert.equal(pathOf(connection)?.method, 'turn');
+  assert.equal((await incoming).path.method, 'turn');
+  await connection.close();
+  await eventually(() => deletions(coturn!) > before, 'the allocation was made on the dialler\'s server');
+});
+
 test('wrong TURN credentials: connect fails with ERR_TURN_AUTH and the listener hears ERR_TURN_PEER_FAILED', { skip }, async () => {
   // The listener keeps punching directly until its own deadline before it reports the relay's failure.
   const [listener, dialler] = await pair('badauth', { url: turnUrl(coturn!), username: USER.user, password: 'wrong' }, 2000);
