@@ -339,10 +339,12 @@ class TcpPunch {
   }
 
   async #dialOnGrid(run: StageRun, targets: TcpEndpoint[]): Promise<void> {
-    const rounds = this.#localMappingStable() ? Math.floor(run.stage.durationMs / SIMULTANEOUS_OPEN_ROUND_MS) : 1;
+    // Rounds already past (a late start, or a fallback later in the slot) are not dialled.
+    const firstRound = Math.max(0, Math.ceil((performance.now() - run.slotStart) / SIMULTANEOUS_OPEN_ROUND_MS));
+    const lastRound = this.#localMappingStable() ? Math.floor(run.stage.durationMs / SIMULTANEOUS_OPEN_ROUND_MS) : firstRound + 1;
     const live = new Set<string>();
     let listener: net.Server | undefined;
-    for (let round = 0; round < rounds && !run.signal.aborted && !this.#winner; round++) {
+    for (let round = firstRound; round < lastRound && !run.signal.aborted && !this.#winner; round++) {
       const roundAt = run.slotStart + round * SIMULTANEOUS_OPEN_ROUND_MS;
       const due = targets.filter((target) => !live.has(endpointKey(target)));
       if (due.length === 0 || roundAt < performance.now() - SIMULTANEOUS_OPEN_ROUND_MS) {
@@ -361,6 +363,7 @@ class TcpPunch {
       listener = this.#listen(run, this.#localAddress);
     }
   }
+
 
   // 4./5. STUNT #2 (XAsymServer/XAsymClient): the opener's SYN opens its NAT and is expected to
   //    fail; it then listens on the same port and tells the dialer, which connects into the hole.
