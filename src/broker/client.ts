@@ -287,6 +287,8 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       link.onMessage = (message) => {
         if (message.type === 'ping') return link.send({ type: 'pong', seq: message.seq });
         finish();
+        // what follows the answer waits for #attach's handler instead of landing here
+        link.onMessage = undefined;
         if (message.type === 'registered') resolve(message);
         else if (message.type === 'error') reject(errorFromReply(message));
         else reject(new BrokerError('ERR_BAD_MESSAGE', `expected registered, got ${message.type}`));

@@ -16,6 +16,8 @@ export interface LinkOptions {
   signal?: AbortSignal;
 }
 
+type MessageHandler = (message: BrokerMessage) => void;
+
 /**
  * One TCP connection to the broker, hello done: frames in (validated) and out. Owners get each
  * broker message through `onMessage` and one `onClose` with the reason (undefined when clean).
@@ -24,9 +26,11 @@ export class BrokerLink {
   readonly socket: net.Socket;
   readonly heartbeatIntervalMs: number;
   readonly observed: { family: 'IPv4' | 'IPv6'; address: string; port: number };
-  onMessage: (message: BrokerMessage) => void = () => undefined;
   onClose: (error: BrokerError | undefined) => void = () => undefined;
   #closeError: BrokerError | undefined;
+  #onMessage: MessageHandler | undefined;
+  /** Messages that came while no handler was set: the broker may send right behind its welcome. */
+  readonly #held: BrokerMessage[] = [];
 
   private constructor(socket: net.Socket, welcome: Extract<BrokerMessage, { type: 'welcome' }>) {
     this.socket = socket;
@@ -83,7 +87,7 @@ export class BrokerLink {
         }
         for (const message of messages) {
           if (link) {
-            link.onMessage(message);
+            link.#deliver(message);
           } else if (message.type === 'welcome') {
             link = new BrokerLink(socket, message);
             settle(undefined);
@@ -95,6 +99,21 @@ export class BrokerLink {
         }
       });
     });
+  }
+
+  /**
+   * Where broker messages go. While none is set (before the owner's first, or `undefined` while it
+   * hands the link over between awaits) messages are held and delivered, in order, to the next one.
+   */
+  set onMessage(handler: MessageHandler | undefined) {
+    this.#onMessage = handler;
+    // a handler may replace itself while draining: the new one drains the rest
+    while (handler !== undefined && this.#onMessage === handler && this.#held.length > 0) handler(this.#held.shift()!);
+  }
+
+  #deliver(message: BrokerMessage): void {
+    if (this.#onMessage === undefined) this.#held.push(message);
+    else this.#onMessage(message);
   }
 
   send(message: object): void {
