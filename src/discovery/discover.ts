@@ -79,7 +79,7 @@ export async function discoverNat(options: DiscoverNatOptions): Promise<NatProfi
   const serverPort = options.server.port ?? DEFAULT_STUN_PORT;
   const primary = await resolve(options.server.host, serverPort, signal);
   const altServer = options.altServer ? await resolve(options.altServer.host, options.altServer.port ?? serverPort + ALT_PORT_OFFSET, signal) : undefined;
-  const routeLocal = await routeSourceAddress(primary);
+  const routeLocal = await routeSourceAddress(primary, logger);
   const cacheKey: ProfileCacheKey = { server: formatAddress({ host: options.server.host, port: serverPort }), localAddress: routeLocal };
 
   if (options.cachePath) {
