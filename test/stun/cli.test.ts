@@ -56,3 +56,10 @@ test('`ntcp demo --loopback` queries its own STUN server over UDP and TCP and ex
   assert.match(stdout, /replied from 127\.0\.0\.2:\d+/);
   assert.match(stdout, /shut down cleanly/);
 });
+
+test('`ntcp stun-server` refuses a fractional worker count with the shared option error', async () => {
+  await assert.rejects(
+    run(CLI[0], [...CLI.slice(1), 'stun-server', '--host', '127.0.0.1', '--port', '0', '--workers', '1.5']),
+    (error: { code?: number; stderr?: string }) => error.code !== 0 && /positive integer, got 1\.5/.test(error.stderr ?? ''),
+  );
+});

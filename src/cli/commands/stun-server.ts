@@ -3,18 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../errors.js';
 import { createLogger } from '../../observe/logger.js';
 import { DEFAULT_STUN_ALT_PORT, DEFAULT_STUN_PORT, startStunServer } from '../../stun/index.js';
-
-function port(text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgumentError(`not a port: ${text}`);
-  return value;
-}
-
-function positive(text: string): number {
-  const value = Number(text);
-  if (!(value > 0)) throw new InvalidArgumentError(`expected a positive number, got ${text}`);
-  return value;
-}
+import { parsePort, parsePositiveInteger, parsePositiveNumber } from '../option-parsers.js';
 
 interface Flags {
   host: string;
@@ -54,20 +43,20 @@ export function register(program: Command): void {
     .description('run a STUN server (full RFC 5780 with --alt-host)')
     .requiredOption('--host <ip>', 'primary address')
     .option('--alt-host <ip>', 'alternate address (enables RFC 5780 CHANGE-REQUEST / OTHER-ADDRESS)')
-    .option('--port <n>', 'primary port', port, DEFAULT_STUN_PORT)
-    .option('--alt-port <n>', 'alternate port', port, DEFAULT_STUN_ALT_PORT)
+    .option('--port <n>', 'primary port', parsePort, DEFAULT_STUN_PORT)
+    .option('--alt-port <n>', 'alternate port', parsePort, DEFAULT_STUN_ALT_PORT)
     .option('--no-udp', 'do not serve UDP')
     .option('--no-tcp', 'do not serve TCP')
-    .option('--rate <n>', 'requests per second per source IP (default 200)', positive)
-    .option('--max-connections <n>', 'open TCP connections (default 1024)', positive)
-    .option('--idle-timeout <ms>', 'close idle TCP connections after (default 30000)', positive)
+    .option('--rate <n>', 'requests per second per source IP (default 200)', parsePositiveNumber)
+    .option('--max-connections <n>', 'open TCP connections (default 1024)', parsePositiveInteger)
+    .option('--idle-timeout <ms>', 'close idle TCP connections after (default 30000)', parsePositiveNumber)
     .option('--username <name>', 'require short-term credentials: username')
     .option('--password <secret>', 'require short-term credentials: password')
-    .option('--workers <n>', 'worker processes sharing the sockets (node:cluster); counters are per worker', positive)
+    .option('--workers <n>', 'worker processes sharing the sockets (node:cluster); counters are per worker', parsePositiveInteger)
     .option('--json', 'one JSON line per log event')
     .action(async (flags: Flags) => {
       if (flags.workers !== undefined && flags.workers > 1 && cluster.isPrimary) {
-        await runPrimary(Math.floor(flags.workers));
+        await runPrimary(flags.workers);
         return;
       }
       const logger = createLogger({ json: flags.json, bindings: cluster.isWorker ? { worker: cluster.worker?.id } : undefined });
