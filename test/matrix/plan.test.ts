@@ -86,6 +86,13 @@ test('judging: direct pairs need verified data both ways and clean exits, withou
   assert.equal(judge(result({}, { ...delivered, method: 'relay' }), 'auto'), false, 'a direct pair must not take the relay');
 });
 
+test('judging: two hosts behind one NAT must connect over the LAN, not through the NAT', () => {
+  const sameNat = { sameNat: true, listen: 'same-nat', connect: 'port-restricted' };
+  assert.equal(judge(result(sameNat, { ...delivered, method: 'lan' }), 'never'), true);
+  assert.equal(judge(result(sameNat, { ...delivered, method: 'udp-punch' }), 'never'), false);
+  assert.equal(judge(result({ ...sameNat, connect: 'none' }, { ...delivered, method: 'tcp-direct' }), 'never'), true, 'public hosts have no LAN');
+});
+
 test('judging: pairs without a path must fail with a typed no-path error, or connect through the relay when it is on', () => {
   assert.equal(judge(result({ expect: 'none' }, { code: 'ERR_PUNCH_FAILED' }), 'never'), true);
   assert.equal(judge(result({ expect: 'none' }, { code: 'ERR_TIMEOUT' }), 'never'), true);
