@@ -23,6 +23,8 @@ import { reflexiveCandidates } from './candidates.js';
 /** What a relay offers the broker: one session, one token per peer. The relay helper implements it. */
 export interface RelayRegistry {
   createSession(): Promise<{ id: string; tokens: [string, string]; endpoints: unknown }>;
+  /** Releases a session whose tokens were never handed out (the coordination ended first). */
+  cancelSession(id: string): void;
 }
 
 export interface BrokerOptions {
@@ -587,10 +589,14 @@ class BrokerServer implements Broker {
       Promise.all([this.#refreshRtt(initiator), this.#refreshRtt(responder)]),
       message.relay ? this.#relaySession() : Promise.resolve(undefined),
     ]);
-    if (!this.#coordinations.has(coordination.id)) return refuse(new MatchError(message.peerId, 'dead'));
+    if (!this.#coordinations.has(coordination.id)) {
+      this.#cancelRelaySession(relay);
+      return refuse(new MatchError(message.peerId, 'dead'));
+    }
     const again = this.#matchProblem(initiator, message.peerId, message.transport);
     if (again || initiator.session !== session) {
       this.#endCoordination(coordination.id);
+      this.#cancelRelaySession(relay);
       return refuse(again ?? new MatchError(message.peerId, 'dead'));
     }
 
@@ -628,19 +634,42 @@ class BrokerServer implements Broker {
   async #relaySession(): Promise<{ id: string; tokens: [string, string]; endpoints: unknown } | undefined> {
     if (!this.#relay) return undefined;
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    let creating: ReturnType<RelayRegistry['createSession']> | undefined;
     try {
+      creating = this.#relay.createSession();
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new BrokerError('ERR_TIMEOUT', 'relay registry did not answer in time')), this.#options.relayTimeoutMs);
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new BrokerError('ERR_TIMEOUT', 'relay registry did not answer in time'));
+        }, this.#options.relayTimeoutMs);
       });
-      const session = await Promise.race([this.#relay.createSession(), timeout]);
+      const session = await Promise.race([creating, timeout]);
       this.counters.increment('relay-sessions');
       return session;
     } catch (error) {
       this.counters.increment('relay-failures');
       this.#logger.warn({ err: error }, 'relay session unavailable: coordinating without it');
+      // a session created after we gave up would otherwise hold relay capacity until its tokens expire
+      if (timedOut) {
+        creating!.then(
+          (late) => this.#cancelRelaySession(late),
+          (lateError: unknown) => this.#logger.debug({ err: lateError }, 'relay registry failed after its timeout'),
+        );
+      }
       return undefined;
     } finally {
       clearTimeout(timer);
+    }
+  }
+
+  /** Gives back a relay session whose tokens no peer received. */
+  #cancelRelaySession(relay: { id: string } | undefined): void {
+    if (!relay || !this.#relay) return;
+    try {
+      this.#relay.cancelSession(relay.id);
+    } catch (error) {
+      this.#logger.warn({ err: error, relaySession: relay.id }, 'relay registry could not cancel a session: it lasts until its tokens expire');
     }
   }
 

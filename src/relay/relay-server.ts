@@ -26,6 +26,8 @@ export interface RelaySessionGrant {
 /** What the broker needs from a relay: it hands each peer of a connection one token. */
 export interface RelayRegistry {
   createSession(): Promise<RelaySessionGrant>;
+  /** Releases a session whose tokens were never handed out (the coordination ended first). */
+  cancelSession(id: string): void;
 }
 
 export interface RelayOptions {
@@ -103,6 +105,12 @@ export class Relay implements RelayRegistry {
     this.counters.increment('sessions_created');
     this.#logger.info({ event: 'session-created', session: session.id }, 'relay session created');
     return { id: session.id, tokens: [...session.tokens], endpoints: { ...this.endpoints } };
+  }
+
+  /** Ends the session now instead of at its token expiry; an unknown or ended id is a no-op. */
+  cancelSession(id: string): void {
+    const session = this.#table.get(id);
+    if (session) this.#table.end(session, 'cancelled');
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ import type { Clock } from '../util/clock.js';
 
 export type RelayTransport = 'tcp' | 'udp';
 export type Side = 0 | 1;
-export type EndReason = 'closed' | 'vanished' | 'idle' | 'expired' | 'peer-timeout' | 'relay-closed';
+export type EndReason = 'closed' | 'vanished' | 'idle' | 'expired' | 'peer-timeout' | 'relay-closed' | 'cancelled';
 
 /** 24 random bytes as base64url: 32 characters, 192 bits an attacker would have to guess. */
 const TOKEN_BYTES = 24;
@@ -108,6 +108,11 @@ export class SessionTable {
     session.lastActivity = now;
     if (!session.paired) session.pendingSince = now;
     return { status: AttachStatus.Ok, session, side, reattach: false };
+  }
+
+  /** The session with this id, while it lasts. */
+  get(id: string): RelaySession | undefined {
+    return this.#sessions.get(id);
   }
 
   /** Ends a session once; the transport's listener releases its sockets. */

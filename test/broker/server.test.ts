@@ -333,6 +333,9 @@ test('a relay registry, when attached, gives each peer its own token for one ses
         sessions += 1;
         return { id: `relay-${sessions}`, tokens: ['token-a', 'token-b'], endpoints: { tcp: { host: '127.0.0.1', port: 9999 } } };
       },
+      cancelSession(id) {
+        assert.fail(`a handed-out session was cancelled: ${id}`);
+      },
     },
   });
   const a = await client(server.port, 'ra');
@@ -344,4 +347,48 @@ test('a relay registry, when attached, gives each peer its own token for one ses
   const without = await a.requestConnect('rb');
   assert.equal(without.relay, undefined);
   assert.equal(sessions, 1);
+});
+
+test('a relay session created for a coordination that ended meanwhile is cancelled, not left to expire', async () => {
+  const cancelled: string[] = [];
+  let release!: () => void;
+  const server = await broker({
+    relayRegistry: {
+      async createSession() {
+        await new Promise<void>((resolve) => (release = resolve));
+        return { id: 'orphan', tokens: ['token-a', 'token-b'], endpoints: {} };
+      },
+      cancelSession: (id) => void cancelled.push(id),
+    },
+  });
+  const a = await client(server.port, 'oa');
+  const b = await client(server.port, 'ob');
+  const request = a.requestConnect('ob', { relay: true });
+  await until(() => release !== undefined);
+  await b.close();
+  release();
+  await assert.rejects(request, { code: 'ERR_MATCH' });
+  assert.deepEqual(cancelled, ['orphan']);
+});
+
+test('a relay session that arrives after the registry timed out is cancelled', async () => {
+  const cancelled: string[] = [];
+  let release!: () => void;
+  const server = await broker({
+    relayTimeoutMs: 50,
+    relayRegistry: {
+      async createSession() {
+        await new Promise<void>((resolve) => (release = resolve));
+        return { id: 'late', tokens: ['token-a', 'token-b'], endpoints: {} };
+      },
+      cancelSession: (id) => void cancelled.push(id),
+    },
+  });
+  const a = await client(server.port, 'la');
+  await client(server.port, 'lb');
+  const coordination = await a.requestConnect('lb', { relay: true });
+  assert.equal(coordination.relay, undefined, 'coordinated without the relay');
+  release();
+  await until(() => cancelled.length > 0);
+  assert.deepEqual(cancelled, ['late']);
 });

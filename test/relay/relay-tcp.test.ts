@@ -159,6 +159,17 @@ test('createSession refuses past maxSessions with ERR_RELAY_CAPACITY', async () 
   });
 });
 
+test('a cancelled session frees its slot at once and its tokens say the session ended', async () => {
+  await withRelay({ maxSessions: 1 }, async (relay) => {
+    const { id, tokens, endpoints } = await relay.createSession();
+    relay.cancelSession(id);
+    assert.equal(relay.sessionCount, 0);
+    assert.equal(relay.counters.get('sessions_ended_cancelled'), 1);
+    await assert.rejects(attachTcp({ host: endpoints.host, port: endpoints.tcpPort, token: tokens[0], timeoutMs: 5000 }), { code: 'ERR_RELAY_SESSION_CLOSED' });
+    await relay.createSession();
+  });
+});
+
 test('an idle session is ended and both peers see the close', async () => {
   await withRelay({ idleTimeoutMs: 200 }, async (relay) => {
     const [a, b] = await pair(relay);
