@@ -1,14 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortedError, InvalidArgumentError } from '../../src/errors.js';
 import { startStunServer, udpBinding, type StunServer } from '../../src/stun/index.js';
 import { compactProfile, discoverNat, NatProfileSchema, type DiscoveryStep, type NatProfile } from '../../src/discovery/index.js';
+import { coturnSkipReason, startStunCoturn, type Coturn } from '../support/coturn.js';
 
 const A = '127.0.0.1';
 const B = '127.0.0.2';
@@ -153,63 +151,18 @@ describe('discoverNat when the server cannot run the behaviour tests', () => {
   });
 });
 
-function installed(tool: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-}
-
-async function portFree(port: number): Promise<boolean> {
-  const checks = [A, B].flatMap((host) => [
-    new Promise<boolean>((resolve) => {
-      const udp = dgram.createSocket('udp4');
-      udp.once('error', () => resolve(false)).bind(port, host, () => udp.close(() => resolve(true)));
-    }),
-    new Promise<boolean>((resolve) => {
-      const tcp = net.createServer();
-      tcp.once('error', () => resolve(false)).listen(port, host, () => tcp.close(() => resolve(true)));
-    }),
-  ]);
-  return (await Promise.all(checks)).every(Boolean);
-}
-
-const coturnMissing = installed('turnserver') ? false : 'coturn not installed (apt-get install coturn)';
-if (coturnMissing) process.stderr.write(`\n*** discovery against coturn SKIPPED: ${coturnMissing} ***\n\n`);
+const coturnMissing = coturnSkipReason('discovery against coturn');
 
 describe('discoverNat against coturn (RFC 5780 on 127.0.0.1 + 127.0.0.2)', { skip: coturnMissing }, () => {
-  let turnserver: ChildProcess | undefined;
-  let workDir = '';
+  let coturn: Coturn;
   let port = 0;
-  let log = '';
 
   before(async () => {
-    for (let attempt = 0; port === 0; attempt++) {
-      const candidate = 20000 + 2 * Math.floor(Math.random() * 20000);
-      if ((await portFree(candidate)) && (await portFree(candidate + 1))) port = candidate;
-      if (attempt > 50) throw new Error('no free port pair for coturn');
-    }
-    workDir = mkdtempSync(join(tmpdir(), 'ntcp-discovery-coturn-'));
-    // Two listening IPs plus an alternate port make coturn a full RFC 5780 server.
-    turnserver = spawn('turnserver', [
-      '-n', '--stun-only', '-L', A, '-L', B, '--listening-port', String(port), '--alt-listening-port', String(port + 1),
-      '--no-tls', '--no-dtls', '--no-cli', '--log-file', 'stdout', '--simple-log',
-      '--pidfile', join(workDir, 'turnserver.pid'), '--userdb', join(workDir, 'turndb'),
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    turnserver.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    turnserver.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    // turnserver has no readiness signal: ask until it answers on both addresses
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await udpBinding({ server: { host: B, port: port + 1 }, rtoMs: 50, rc: 3, rm: 2 });
-        return;
-      } catch (error) {
-        if (attempt >= 40 || turnserver.exitCode !== null) throw new Error(`turnserver did not come up:\n${log}`, { cause: error });
-      }
-    }
+    coturn = await startStunCoturn([A, B]);
+    port = coturn.port;
   });
 
-  after(() => {
-    if (turnserver?.pid !== undefined && turnserver.exitCode === null) process.kill(turnserver.pid, 'SIGTERM');
-    if (workDir) rmSync(workDir, { recursive: true, force: true });
-  });
+  after(() => coturn?.stop());
 
   test('reports endpoint-independent mapping and filtering for loopback', async () => {
     assertOpenLoopback(await discoverNat({ server: { host: A, port } }));
