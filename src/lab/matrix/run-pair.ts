@@ -193,7 +193,9 @@ async function exchangeUdp(dialler: CliProcess, listener: CliProcess, lines: num
   dialler.child.stdin!.write(udpLines('c', lines));
   listener.child.stdin!.write(udpLines('l', lines));
   const counts = (): [number, number] => [countIntactLines(dialler.stdout(), 'l', lines), countIntactLines(listener.stdout(), 'c', lines)];
-  await dialler.until(() => (counts().every((n) => n === lines) ? true : undefined), 'every line', UDP_SETTLE_MS).catch(() => undefined);
+  // Not every line may come (a lossy link): the counts below say how many did.
+  await dialler.until(() => (counts().every((n) => n === lines) ? true : undefined), 'every line', UDP_SETTLE_MS)
+    .catch((error: unknown) => dialler.stderrTail.push(`(matrix: ${(error as Error).message})`));
   // End of the connect side's stdin ends the session for both sides (after a short linger).
   dialler.child.stdin!.end();
   const exitCodes = await Promise.all([dialler.exit(TRANSFER_TIMEOUT_MS), listener.exit(TRANSFER_TIMEOUT_MS)]);
