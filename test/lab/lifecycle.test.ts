@@ -57,7 +57,9 @@ test('configured delay is the round trip a host measures to the server', { skip 
     process.stdout.write(`delay ${delayMs} ms configured, UDP echo RTT median ${median.toFixed(2)} ms (min ${sorted[0]!.toFixed(2)}, max ${sorted.at(-1)!.toFixed(2)})\n`);
     assert.equal(rtts.length, 20);
     assert.ok(sorted[0]! >= delayMs, `no echo may be faster than the configured delay (min ${sorted[0]})`);
-    assert.ok(Math.abs(median - delayMs) < 5, `median RTT ${median} ms should be within a few ms of ${delayMs} ms`);
+    // The floor, not the median: CPU contention on a shared machine only ever adds to a round
+    // trip, so the fastest echo is what the link itself costs (the median is printed above).
+    assert.ok(sorted[0]! - delayMs < 5, `fastest RTT ${sorted[0]} ms should be within a few ms of ${delayMs} ms`);
 
     for (let attempt = 0; attempt < 10; attempt++) {
       const warm = await b1!.request<{ rtts: number[] }>({ op: 'udp-rtt', target, count: 5, intervalMs: 10, timeoutMs: 300 });
