@@ -1,125 +1,40 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { Counters } from '../observe/counters.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import {
-  ClientMessage, Connect, DEFAULT_BROKER_PORT, DEFAULT_MAX_FRAME_BYTES, MAX_ID_BYTES, MAX_PROFILE_BYTES,
-  MAX_SIGNAL_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS, type BrokerMessage, type Candidate,
-  type PeerInfo, type QueryResult, type Register, type Transport, type TransportAddress, Query, SignalOut, Done,
+  ClientMessage, Connect, MAX_ID_BYTES, MAX_PROFILE_BYTES, MAX_SIGNAL_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
+  type BrokerMessage, type Candidate, type Register, type Transport, Query, SignalOut, Done,
 } from './protocol.js';
 import {
-  BadMessageError, BrokerError, BusyError, DuplicateIdError, InvalidIdError, LimitError, MatchError,
+  BadMessageError, BrokerError, BusyError, DuplicateIdError, LimitError, MatchError,
   NotRegisteredError, RateLimitError, UnauthorizedError, UnknownConnectionError, VersionError,
 } from './errors.js';
-import { encodeFrame, encodeFrameWithRawJson, parseFrameBody, RAW_JSON } from './framing.js';
+import { encodeFrame, encodeFrameWithRawJson, parseFrameBody } from './framing.js';
 import { PeerRecord, Session } from './peer-record.js';
-import { planStart, type PathDelay } from './schedule.js';
+import { planStart } from './schedule.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { wallClock } from '../util/clock.js';
 import { reflexiveCandidates } from './candidates.js';
+import { CoordinationTable, type Coordination } from './coordination-table.js';
+import { candidatesOf, natSummary, pathDelay, peerView, queryPeers, type QueryOptions } from './peer-views.js';
+import { observedAddress, tokenMatches } from './peer-identity.js';
+import { RelaySessions } from './relay-sessions.js';
+import { endGracefully, errorReply, invalidMessageError, requestIdOf } from './replies.js';
+import {
+  resolveBrokerOptions, type Broker, type BrokerCounter, type BrokerOptions, type BrokerQueryResult, type ResolvedBrokerOptions,
+} from './server-options.js';
 
-/** What a relay offers the broker: one session, one token per peer. The relay helper implements it. */
-export interface RelayRegistry {
-  createSession(): Promise<{ id: string; tokens: [string, string]; endpoints: unknown }>;
-  /** Releases a session whose tokens were never handed out (the coordination ended first). */
-  cancelSession(id: string): void;
-}
+export type { Broker, BrokerCounter, BrokerOptions, BrokerQueryResult, RelayRegistry } from './server-options.js';
 
-export interface BrokerOptions {
-  /** Address to listen on. @default '0.0.0.0' */
-  host?: string;
-  /** TCP port; 0 picks a free one. @default 8123 */
-  port?: number;
-  /** Simultaneous TCP connections (registered or not). @default 50000 */
-  maxConnections?: number;
-  /**
-   * Ids held at once, live and dead (a dead id stays reserved for purgeAfterMs): bounds memory
-   * when clients register and vanish faster than ids are purged. @default 2 * maxConnections
-   */
-  maxPeers?: number;
-  /** Largest frame body a client may send. @default 32768 */
-  maxFrameBytes?: number;
-  /** Sustained messages per second per connection. @default 50 */
-  messagesPerSecond?: number;
-  /** Messages a connection may send at once before the rate applies. @default 100 */
-  messageBurst?: number;
-  /** A connection must register (or finish its query) within this. @default 10000 */
-  registrationTimeoutMs?: number;
-  /** The broker pings each registered peer this often (RTT and liveness). @default 10000 */
-  heartbeatIntervalMs?: number;
-  /** A peer silent for this many intervals is dead. @default 3 */
-  missedHeartbeats?: number;
-  /** A dead id stays reserved for its owner's reclaim token this long. @default 30000 */
-  purgeAfterMs?: number;
-  /** Coordinations in progress across the broker. @default 10000 */
-  maxPendingCoordinations?: number;
-  /** Coordinations in progress per peer. @default 16 */
-  maxCoordinationsPerPeer?: number;
-  /** A coordination (and its signal channel) lives this long unless both report `done`. @default 30000 */
-  coordinationTtlMs?: number;
-  /** Signals each coordination may relay (both directions together). @default 64 */
-  maxSignalsPerCoordination?: number;
-  /** An RTT sample older than this is refreshed by a ping before scheduling. @default 2 * heartbeatIntervalMs */
-  rttMaxAgeMs?: number;
-  /** How long a connect waits for that refresh. @default 1000 */
-  rttProbeTimeoutMs?: number;
-  /** Jitter margin floor for the synchronised start. @default 10 */
-  startMarginMs?: number;
-  /** When set, management queries must carry this token. @default undefined (open) */
-  queryToken?: string;
-  /** Management queries answered per second, all connections together: each one walks every peer. @default 20 */
-  queriesPerSecond?: number;
-  /** How long a connect waits for the relay registry. @default 2000 */
-  relayTimeoutMs?: number;
-  /** A client that lets this much output pile up is disconnected. @default 1048576 */
-  maxWriteBufferBytes?: number;
-  /** How often timeouts are checked. @default 1000 */
-  sweepIntervalMs?: number;
-  logger?: Logger;
-  /** When present, connect requests with `relay: true` get a relay session. */
-  relayRegistry?: RelayRegistry;
-}
-
-export type BrokerCounter =
-  | 'connections-accepted' | 'connections-refused' | 'registrations' | 'reclaims' | 'deregistrations'
-  | 'duplicates-refused' | 'registrations-refused' | 'versions-refused' | 'bad-messages' | 'frames-too-large' | 'rate-limited'
-  | 'floods-closed' | 'registration-timeouts' | 'coordinations' | 'connect-errors' | 'signals-relayed'
-  | 'deaths' | 'purged' | 'outcomes-connected' | 'outcomes-failed' | 'coordinations-expired'
-  | 'pings-sent' | 'slow-consumers-closed' | 'relay-sessions' | 'relay-failures' | 'queries';
-
-export type BrokerQueryResult = Omit<QueryResult, 'type' | 'requestId'>;
-
-export interface Broker {
-  readonly host: string;
-  readonly port: number;
-  readonly counters: Counters<BrokerCounter>;
-  /** The same view a management query gets, without the token. */
-  query(options?: { id?: string; after?: string; limit?: number }): BrokerQueryResult;
-  close(): Promise<void>;
-}
-
-interface Coordination {
-  id: string;
-  initiator: PeerRecord;
-  responder: PeerRecord;
-  transport: Transport;
-  expiresAt: number;
-  signals: number;
-}
-
-const DEFAULT_QUERY_LIMIT = 100;
 /** Pending connections the kernel queues: registration storms after a broker restart arrive at once. */
 const LISTEN_BACKLOG = 4096;
 /** 128-bit reclaim tokens, 96-bit connection ids, 256-bit per-connection secrets. */
 const RECLAIM_TOKEN_BYTES = 16;
 const CONNECTION_ID_BYTES = 12;
 const SECRET_BYTES = 32;
-const DEFAULT_QUERIES_PER_SECOND = 20;
-const FATAL_END_GRACE_MS = 1000;
-/** Scheduling guess when a peer never answered a ping. */
-const UNKNOWN_PATH: PathDelay = { rttMs: 100, rttVarMs: 50 };
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const server = new BrokerServer(options);
@@ -129,50 +44,25 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
 
 class BrokerServer implements Broker {
   readonly counters = new Counters<BrokerCounter>();
-  readonly #options: Required<Omit<BrokerOptions, 'logger' | 'relayRegistry' | 'queryToken'>>;
+  readonly #options: ResolvedBrokerOptions;
   readonly #queryToken: Buffer | undefined;
   readonly #logger: Logger;
-  readonly #relay: RelayRegistry | undefined;
+  readonly #relay: RelaySessions;
   readonly #server: net.Server;
   readonly #sessions = new Set<Session>();
   readonly #peers = new Map<string, PeerRecord>();
   readonly #dead = new Set<PeerRecord>();
-  readonly #coordinations = new Map<string, Coordination>();
+  readonly #coordinations = new CoordinationTable();
   readonly #queryBucket: TokenBucket;
   #sweepTimer: NodeJS.Timeout | undefined;
   #port = 0;
 
   constructor(options: BrokerOptions) {
-    const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 10_000;
-    const maxConnections = options.maxConnections ?? 50_000;
-    this.#options = {
-      host: options.host ?? '0.0.0.0',
-      port: options.port ?? DEFAULT_BROKER_PORT,
-      maxConnections,
-      maxPeers: options.maxPeers ?? 2 * maxConnections,
-      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
-      messagesPerSecond: options.messagesPerSecond ?? 50,
-      messageBurst: options.messageBurst ?? 100,
-      registrationTimeoutMs: options.registrationTimeoutMs ?? 10_000,
-      heartbeatIntervalMs,
-      missedHeartbeats: options.missedHeartbeats ?? 3,
-      purgeAfterMs: options.purgeAfterMs ?? 30_000,
-      maxPendingCoordinations: options.maxPendingCoordinations ?? 10_000,
-      maxCoordinationsPerPeer: options.maxCoordinationsPerPeer ?? 16,
-      coordinationTtlMs: options.coordinationTtlMs ?? 30_000,
-      maxSignalsPerCoordination: options.maxSignalsPerCoordination ?? 64,
-      rttMaxAgeMs: options.rttMaxAgeMs ?? 2 * heartbeatIntervalMs,
-      rttProbeTimeoutMs: options.rttProbeTimeoutMs ?? 1000,
-      startMarginMs: options.startMarginMs ?? 10,
-      relayTimeoutMs: options.relayTimeoutMs ?? 2000,
-      maxWriteBufferBytes: options.maxWriteBufferBytes ?? 1024 * 1024,
-      sweepIntervalMs: options.sweepIntervalMs ?? Math.min(1000, heartbeatIntervalMs / 2),
-      queriesPerSecond: options.queriesPerSecond ?? DEFAULT_QUERIES_PER_SECOND,
-    };
+    this.#options = resolveBrokerOptions(options);
     this.#queryBucket = new TokenBucket(this.#options.queriesPerSecond, Math.max(1, this.#options.queriesPerSecond), wallClock);
     this.#queryToken = options.queryToken === undefined ? undefined : Buffer.from(options.queryToken);
     this.#logger = (options.logger ?? silentLogger).child({ component: 'broker' });
-    this.#relay = options.relayRegistry;
+    this.#relay = new RelaySessions(options.relayRegistry, this.#options.relayTimeoutMs, this.counters, this.#logger);
     this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server.on('error', (error) => this.#logger.error({ err: error }, 'listener error'));
   }
@@ -202,44 +92,8 @@ class BrokerServer implements Broker {
     this.#logger.info({ port: this.#port }, 'broker closed');
   }
 
-  query(options: { id?: string; after?: string; limit?: number } = {}): BrokerQueryResult {
-    const limit = options.limit ?? DEFAULT_QUERY_LIMIT;
-    const peers: PeerInfo[] = [];
-    let next: string | undefined;
-    if (options.id !== undefined) {
-      const record = this.#peers.get(options.id);
-      if (record) peers.push(this.#peerInfo(record));
-    } else {
-      let skipping = options.after !== undefined;
-      for (const record of this.#peers.values()) {
-        if (skipping) {
-          skipping = record.id !== options.after;
-          continue;
-        }
-        if (peers.length === limit) {
-          next = peers[peers.length - 1]!.id;
-          break;
-        }
-        peers.push(this.#peerInfo(record));
-      }
-    }
-    const counts = { connections: this.#sessions.size, probe: 0, idle: 0, busy: 0, dead: 0, coordinations: this.#coordinations.size };
-    for (const session of this.#sessions) if (!session.peer) counts.probe += 1;
-    for (const record of this.#peers.values()) counts[record.state] += 1;
-    return { peers, ...(next === undefined ? {} : { next }), counts, counters: this.counters.snapshot() };
-  }
-
-  #peerInfo(record: PeerRecord): PeerInfo {
-    return {
-      id: record.id,
-      state: record.state,
-      observed: record.observed,
-      profile: record.profileJson === null ? null : (JSON.parse(record.profileJson) as Record<string, unknown>),
-      transports: record.transports,
-      registeredAt: record.registeredAt,
-      rttMs: record.rtt.srttMs === undefined ? null : roundTenth(record.rtt.srttMs),
-      coordinations: record.coordinationCount,
-    };
+  query(options: QueryOptions = {}): BrokerQueryResult {
+    return queryPeers({ peers: this.#peers, sessions: this.#sessions, coordinations: this.#coordinations.size, counters: this.counters }, options);
   }
 
   // ---- connections and frames ------------------------------------------------------------
@@ -483,7 +337,7 @@ class BrokerServer implements Broker {
   }
 
   #forget(record: PeerRecord): void {
-    for (const connectionId of record.coordinations ?? []) this.#endCoordination(connectionId);
+    for (const connectionId of record.coordinations ?? []) this.#coordinations.end(connectionId);
     this.#peers.delete(record.id);
     this.#dead.delete(record);
   }
@@ -549,12 +403,8 @@ class BrokerServer implements Broker {
       this.#forget(record);
       this.counters.increment('purged');
     }
-    // Insertion order is creation order and the TTL is fixed, so expired entries come first.
-    for (const coordination of this.#coordinations.values()) {
-      if (coordination.expiresAt > now) break;
-      this.counters.increment('coordinations-expired');
-      this.#endCoordination(coordination.id);
-    }
+    const expired = this.#coordinations.expire(now);
+    if (expired > 0) this.counters.increment('coordinations-expired', expired);
   }
 
   // ---- connect requests (XSTUNT's communication + control services) -----------------------
@@ -580,23 +430,21 @@ class BrokerServer implements Broker {
       id: randomBytes(CONNECTION_ID_BYTES).toString('base64url'), initiator, responder, transport: message.transport,
       expiresAt: Date.now() + this.#options.coordinationTtlMs, signals: 0,
     };
-    this.#coordinations.set(coordination.id, coordination);
-    initiator.addCoordination(coordination.id);
-    responder.addCoordination(coordination.id);
+    this.#coordinations.add(coordination);
 
     // 2. Fresh one-way delays for both, and a relay session when asked for.
     const [, relay] = await Promise.all([
       Promise.all([this.#refreshRtt(initiator), this.#refreshRtt(responder)]),
-      message.relay ? this.#relaySession() : Promise.resolve(undefined),
+      message.relay ? this.#relay.create() : Promise.resolve(undefined),
     ]);
     if (!this.#coordinations.has(coordination.id)) {
-      this.#cancelRelaySession(relay);
+      this.#relay.cancel(relay);
       return refuse(new MatchError(message.peerId, 'dead'));
     }
     const again = this.#matchProblem(initiator, message.peerId, message.transport);
     if (again || initiator.session !== session) {
-      this.#endCoordination(coordination.id);
-      this.#cancelRelaySession(relay);
+      this.#coordinations.end(coordination.id);
+      this.#relay.cancel(relay);
       return refuse(again ?? new MatchError(message.peerId, 'dead'));
     }
 
@@ -631,67 +479,9 @@ class BrokerServer implements Broker {
     return undefined;
   }
 
-  async #relaySession(): Promise<{ id: string; tokens: [string, string]; endpoints: unknown } | undefined> {
-    if (!this.#relay) return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    let creating: ReturnType<RelayRegistry['createSession']> | undefined;
-    try {
-      creating = this.#relay.createSession();
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          reject(new BrokerError('ERR_TIMEOUT', 'relay registry did not answer in time'));
-        }, this.#options.relayTimeoutMs);
-      });
-      const session = await Promise.race([creating, timeout]);
-      this.counters.increment('relay-sessions');
-      return session;
-    } catch (error) {
-      this.counters.increment('relay-failures');
-      this.#logger.warn({ err: error }, 'relay session unavailable: coordinating without it');
-      // a session created after we gave up would otherwise hold relay capacity until its tokens expire
-      if (timedOut) {
-        creating!.then(
-          (late) => this.#cancelRelaySession(late),
-          (lateError: unknown) => this.#logger.debug({ err: lateError }, 'relay registry failed after its timeout'),
-        );
-      }
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Gives back a relay session whose tokens no peer received. */
-  #cancelRelaySession(relay: { id: string } | undefined): void {
-    if (!relay || !this.#relay) return;
-    try {
-      this.#relay.cancelSession(relay.id);
-    } catch (error) {
-      this.#logger.warn({ err: error, relaySession: relay.id }, 'relay registry could not cancel a session: it lasts until its tokens expire');
-    }
-  }
-
-  #endCoordination(connectionId: string): Coordination | undefined {
-    const coordination = this.#coordinations.get(connectionId);
-    if (!coordination) return undefined;
-    this.#coordinations.delete(connectionId);
-    coordination.initiator.removeCoordination(connectionId);
-    coordination.responder.removeCoordination(connectionId);
-    return coordination;
-  }
-
-  #involving(session: Session, connectionId: string): Coordination | undefined {
-    const coordination = this.#coordinations.get(connectionId);
-    const record = session.peer;
-    if (!coordination || !record) return undefined;
-    return coordination.initiator === record || coordination.responder === record ? coordination : undefined;
-  }
-
   #onSignal(session: Session, message: z.infer<typeof SignalOut>): void {
     if (!session.peer) return this.#send(session, errorReply(new NotRegisteredError()));
-    const coordination = this.#involving(session, message.connectionId);
+    const coordination = this.#coordinations.involving(session.peer, message.connectionId);
     if (!coordination) return this.#send(session, errorReply(new UnknownConnectionError(message.connectionId)));
     if (coordination.signals >= this.#options.maxSignalsPerCoordination) {
       this.counters.increment('rate-limited');
@@ -705,9 +495,9 @@ class BrokerServer implements Broker {
   }
 
   #onDone(session: Session, message: z.infer<typeof Done>): void {
-    const coordination = this.#involving(session, message.connectionId);
+    const coordination = this.#coordinations.involving(session.peer, message.connectionId);
     if (!coordination) return;
-    this.#endCoordination(coordination.id);
+    this.#coordinations.end(coordination.id);
     this.counters.increment(message.outcome === 'connected' ? 'outcomes-connected' : 'outcomes-failed');
     this.#logger.info({
       connectionId: coordination.id, reporter: session.peer?.id, initiator: coordination.initiator.id,
@@ -757,90 +547,3 @@ class BrokerServer implements Broker {
   }
 }
 
-/**
- * Sends a last frame and half-closes. A closing session is skipped by the sweep, so a peer that
- * never closes its side, or keeps sending (which would reset an idle timeout), is cut by a plain
- * timer instead: a closing connection cannot hold a connection slot.
- */
-function endGracefully(socket: net.Socket, lastFrame: Buffer): void {
-  if (socket.destroyed) return;
-  socket.end(lastFrame);
-  const timer = setTimeout(() => socket.destroy(), FATAL_END_GRACE_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-}
-
-function errorReply(error: BrokerError, requestId?: string, fatal?: boolean): BrokerMessage {
-  return {
-    type: 'error', code: error.code, message: error.message,
-    ...(requestId === undefined ? {} : { requestId }),
-    ...(fatal ? { fatal } : {}),
-    ...(error.details ? { details: error.details } : {}),
-  };
-}
-
-/** Invalid ids get their own code; anything else is a bad message with zod's first complaint. */
-function invalidMessageError(raw: unknown, error: z.ZodError): BrokerError {
-  const issue = error.issues[0];
-  const field = issue?.path[0];
-  const type = (raw as { type?: unknown } | null)?.type;
-  if ((field === 'id' || field === 'peerId' || field === 'after') && issue) return new InvalidIdError(issue.message);
-  return new BadMessageError(`invalid ${typeof type === 'string' ? type.slice(0, 32) : 'message'}: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown'}`);
-}
-
-function requestIdOf(raw: unknown): string | undefined {
-  const requestId = (raw as { requestId?: unknown } | null)?.requestId;
-  return typeof requestId === 'string' && requestId.length > 0 && requestId.length <= 64 ? requestId : undefined;
-}
-
-function tokenMatches(expected: Buffer, given: string | undefined, encoding: BufferEncoding = 'base64url'): boolean {
-  if (given === undefined) return false;
-  const candidate = Buffer.from(given, encoding);
-  return candidate.length === expected.length && timingSafeEqual(candidate, expected);
-}
-
-function observedAddress(socket: net.Socket): TransportAddress | undefined {
-  const address = socket.remoteAddress;
-  const port = socket.remotePort;
-  if (address === undefined || port === undefined) return undefined;
-  // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; peers compare plain IPv4.
-  if (address.startsWith('::ffff:') && net.isIPv4(address.slice(7))) return { family: 'IPv4', address: address.slice(7), port };
-  return { family: net.isIPv6(address) ? 'IPv6' : 'IPv4', address, port };
-}
-
-function pathDelay(record: PeerRecord): PathDelay {
-  if (record.rtt.srttMs === undefined) return UNKNOWN_PATH;
-  return { rttMs: roundTenth(record.rtt.srttMs), rttVarMs: record.rtt.rttVarMs };
-}
-
-/** The stored profile text is spliced into the frame by #send instead of being parsed again. */
-function peerView(record: PeerRecord) {
-  return {
-    id: record.id,
-    observed: record.observed,
-    profile: record.profileJson === null ? null : (RAW_JSON as unknown as Record<string, unknown>),
-    transports: record.transports,
-  };
-}
-
-/** Same NAT: private addresses first (XSTUNT left this to the caller as ERR_SAME_NAT). */
-function candidatesOf(record: PeerRecord, sameNat: boolean): Candidate[] {
-  const candidates: Candidate[] = [];
-  if (sameNat) {
-    for (const host of record.privateAddresses) candidates.push({ source: 'private', address: host.address, ...(host.port ? { port: host.port } : {}) });
-  }
-  candidates.push(...record.reflexive);
-  candidates.push({ source: 'broker-observed', address: record.observed.address, port: record.observed.port });
-  return candidates;
-}
-
-function natSummary(profile: Record<string, unknown> | null | undefined): unknown {
-  const udp = profile?.udp as { rfc3489Type?: unknown } | undefined;
-  const tcp = profile?.tcp as { kind?: unknown } | undefined;
-  return profile ? { udp: udp?.rfc3489Type, tcp: tcp?.kind } : undefined;
-}
-
-/** RTTs are reported to a tenth of a millisecond: finer digits are noise. */
-function roundTenth(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
