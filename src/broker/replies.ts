@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import type { z } from 'zod';
 import type { BrokerMessage } from './protocol.js';
+import type { Session } from './peer-record.js';
 import { BadMessageError, InvalidIdError, type BrokerError } from './errors.js';
 
 /** How long a peer may keep a connection open after the broker's last frame. */
@@ -42,3 +43,6 @@ export function requestIdOf(raw: unknown): string | undefined {
   return typeof requestId === 'string' && requestId.length > 0 && requestId.length <= 64 ? requestId : undefined;
 }
 
+
+/** The server's one way to write to a client (bounded by its write buffer); see BrokerServer. */
+export type SendMessage = (session: Session, message: BrokerMessage, rawProfile?: string | null) => void;

@@ -6,10 +6,10 @@ import { Counters } from '../observe/counters.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import {
   ClientMessage, Connect, MAX_ID_BYTES, MAX_PROFILE_BYTES, MAX_SIGNAL_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
-  type BrokerMessage, type Candidate, type Register, type Transport, Query, SignalOut, Done,
+  type BrokerMessage, type Transport, Query, SignalOut, Done,
 } from './protocol.js';
 import {
-  BadMessageError, BrokerError, BusyError, DuplicateIdError, LimitError, MatchError,
+  BadMessageError, BrokerError, BusyError, LimitError, MatchError,
   NotRegisteredError, RateLimitError, UnauthorizedError, UnknownConnectionError, VersionError,
 } from './errors.js';
 import { encodeFrame, encodeFrameWithRawJson, parseFrameBody } from './framing.js';
@@ -17,12 +17,13 @@ import { PeerRecord, Session } from './peer-record.js';
 import { planStart } from './schedule.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { wallClock } from '../util/clock.js';
-import { reflexiveCandidates } from './candidates.js';
 import { CoordinationTable, type Coordination } from './coordination-table.js';
-import { candidatesOf, natSummary, pathDelay, peerView, queryPeers, type QueryOptions } from './peer-views.js';
+import { candidatesOf, pathDelay, peerView, queryPeers, type QueryOptions } from './peer-views.js';
 import { observedAddress, tokenMatches } from './peer-identity.js';
 import { RelaySessions } from './relay-sessions.js';
-import { endGracefully, errorReply, invalidMessageError, requestIdOf } from './replies.js';
+import { endGracefully, errorReply, invalidMessageError, requestIdOf, type SendMessage } from './replies.js';
+import { Heartbeats } from './heartbeats.js';
+import { PeerTable } from './peer-table.js';
 import {
   resolveBrokerOptions, type Broker, type BrokerCounter, type BrokerOptions, type BrokerQueryResult, type ResolvedBrokerOptions,
 } from './server-options.js';
@@ -31,8 +32,7 @@ export type { Broker, BrokerCounter, BrokerOptions, BrokerQueryResult, RelayRegi
 
 /** Pending connections the kernel queues: registration storms after a broker restart arrive at once. */
 const LISTEN_BACKLOG = 4096;
-/** 128-bit reclaim tokens, 96-bit connection ids, 256-bit per-connection secrets. */
-const RECLAIM_TOKEN_BYTES = 16;
+/** 96-bit connection ids, 256-bit per-connection secrets. */
 const CONNECTION_ID_BYTES = 12;
 const SECRET_BYTES = 32;
 
@@ -50,8 +50,8 @@ class BrokerServer implements Broker {
   readonly #relay: RelaySessions;
   readonly #server: net.Server;
   readonly #sessions = new Set<Session>();
-  readonly #peers = new Map<string, PeerRecord>();
-  readonly #dead = new Set<PeerRecord>();
+  readonly #peers: PeerTable;
+  readonly #heartbeats: Heartbeats;
   readonly #coordinations = new CoordinationTable();
   readonly #queryBucket: TokenBucket;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -63,6 +63,14 @@ class BrokerServer implements Broker {
     this.#queryToken = options.queryToken === undefined ? undefined : Buffer.from(options.queryToken);
     this.#logger = (options.logger ?? silentLogger).child({ component: 'broker' });
     this.#relay = new RelaySessions(options.relayRegistry, this.#options.relayTimeoutMs, this.counters, this.#logger);
+    const send: SendMessage = (session, message, rawProfile) => this.#send(session, message, rawProfile);
+    this.#heartbeats = new Heartbeats({
+      send, counters: this.counters, rttMaxAgeMs: this.#options.rttMaxAgeMs, rttProbeTimeoutMs: this.#options.rttProbeTimeoutMs,
+    });
+    this.#peers = new PeerTable({
+      send, ping: (session, now) => this.#heartbeats.ping(session, now), endCoordination: (id) => this.#coordinations.end(id),
+      counters: this.counters, logger: this.#logger, maxPeers: this.#options.maxPeers, purgeAfterMs: this.#options.purgeAfterMs,
+    });
     this.#server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server.on('error', (error) => this.#logger.error({ err: error }, 'listener error'));
   }
@@ -93,7 +101,7 @@ class BrokerServer implements Broker {
   }
 
   query(options: QueryOptions = {}): BrokerQueryResult {
-    return queryPeers({ peers: this.#peers, sessions: this.#sessions, coordinations: this.#coordinations.size, counters: this.counters }, options);
+    return queryPeers({ peers: this.#peers.records, sessions: this.#sessions, coordinations: this.#coordinations.size, counters: this.counters }, options);
   }
 
   // ---- connections and frames ------------------------------------------------------------
@@ -178,13 +186,13 @@ class BrokerServer implements Broker {
         this.#send(session, errorReply(new BadMessageError('hello was already received')));
         return;
       case 'register':
-        this.#onRegister(session, message, now);
+        this.#peers.register(session, message, now);
         return;
       case 'ping':
         this.#send(session, { type: 'pong', seq: message.seq });
         return;
       case 'pong':
-        this.#onPong(session, message.seq, now);
+        this.#heartbeats.onPong(session, message.seq, now);
         return;
       case 'connect':
         this.#onConnect(session, message).catch((error: unknown) => {
@@ -200,7 +208,7 @@ class BrokerServer implements Broker {
         this.#onDone(session, message);
         return;
       case 'deregister':
-        this.#onDeregister(session);
+        this.#peers.deregister(session);
         return;
       case 'query':
         this.#onQuery(session, message);
@@ -236,150 +244,12 @@ class BrokerServer implements Broker {
     });
   }
 
-  // ---- registration (XSTUNT's log service) -------------------------------------------------
-
-  #onRegister(session: Session, message: z.infer<typeof Register>, now: number): void {
-    if (session.peer) {
-      this.#send(session, errorReply(new BadMessageError(`already registered as ${JSON.stringify(session.peer.id)}`)));
-      return;
-    }
-    const existing = this.#peers.get(message.id);
-    const profileJson = message.profile ? JSON.stringify(message.profile) : null;
-    const reflexive = reflexiveCandidates(message.profile ?? null);
-    if (existing) {
-      if (!tokenMatches(existing.reclaimToken, message.reclaimToken)) {
-        this.counters.increment('duplicates-refused');
-        this.#logger.info({ id: message.id, remote: session.observed }, 'duplicate id refused');
-        this.#send(session, errorReply(new DuplicateIdError(message.id)));
-        return;
-      }
-      this.#reclaim(existing, session, { profileJson, reflexive, message });
-      return;
-    }
-    if (this.#peers.size >= this.#options.maxPeers) {
-      this.counters.increment('registrations-refused');
-      this.#logger.warn({ id: message.id, peers: this.#peers.size }, 'peer table full: registration refused');
-      this.#send(session, errorReply(new LimitError(`the broker holds its maximum of ${this.#options.maxPeers} ids`)));
-      return;
-    }
-    const record = new PeerRecord({
-      id: message.id, session, profileJson, reflexive, privateAddresses: message.privateAddresses,
-      transports: message.transports, reclaimToken: randomBytes(RECLAIM_TOKEN_BYTES), now,
-    });
-    this.#peers.set(record.id, record);
-    session.peer = record;
-    this.counters.increment('registrations');
-    this.#logger.info({ id: record.id, observed: record.observed, transports: record.transports, nat: natSummary(message.profile) }, 'registered');
-    this.#sendRegistered(session, record, false);
-  }
-
-  #reclaim(record: PeerRecord, session: Session, update: { profileJson: string | null; reflexive: Candidate[]; message: z.infer<typeof Register> }): void {
-    const previous = record.session;
-    if (previous) {
-      // The owner came back on a new connection before we noticed the old one die.
-      previous.peer = undefined;
-      previous.closing = true;
-      previous.socket.destroy();
-    }
-    this.#dead.delete(record);
-    record.deadAt = 0;
-    record.session = session;
-    record.observed = session.observed;
-    record.profileJson = update.profileJson;
-    record.reflexive = update.reflexive;
-    record.privateAddresses = update.message.privateAddresses;
-    record.transports = update.message.transports;
-    session.peer = record;
-    this.counters.increment('reclaims');
-    this.#logger.info({ id: record.id, observed: record.observed }, 'id reclaimed after reconnect');
-    this.#sendRegistered(session, record, true);
-  }
-
-  #sendRegistered(session: Session, record: PeerRecord, reclaimed: boolean): void {
-    this.#send(session, {
-      type: 'registered', id: record.id, reclaimToken: record.reclaimToken.toString('base64url'), reclaimed, observed: record.observed,
-    });
-    this.#ping(session, Date.now());
-  }
-
-  #onDeregister(session: Session): void {
-    const record = session.peer;
-    if (record) {
-      this.#forget(record);
-      session.peer = undefined;
-      this.counters.increment('deregistrations');
-      this.#logger.info({ id: record.id }, 'deregistered');
-    }
-    session.closing = true;
-    endGracefully(session.socket, encodeFrame({ type: 'deregistered' }));
-  }
-
   #onClose(session: Session): void {
     this.#sessions.delete(session);
     session.closing = true;
-    for (const wake of session.pongWaiters ?? []) wake();
-    session.pongWaiters = undefined;
+    this.#heartbeats.release(session);
     const record = session.peer;
-    if (record && record.session === session) this.#markDead(record, 'connection closed');
-  }
-
-  #markDead(record: PeerRecord, reason: string): void {
-    const session = record.session;
-    record.session = undefined;
-    record.deadAt = Date.now();
-    this.#dead.add(record);
-    this.counters.increment('deaths');
-    this.#logger.info({ id: record.id, reason }, 'peer dead');
-    if (session) {
-      session.peer = undefined;
-      session.socket.destroy();
-    }
-  }
-
-  #forget(record: PeerRecord): void {
-    for (const connectionId of record.coordinations ?? []) this.#coordinations.end(connectionId);
-    this.#peers.delete(record.id);
-    this.#dead.delete(record);
-  }
-
-  // ---- heartbeats and RTT ----------------------------------------------------------------
-
-  #ping(session: Session, now: number): void {
-    session.pingSeq += 1;
-    session.pingSentAt = now;
-    session.lastPingAt = now;
-    this.counters.increment('pings-sent');
-    this.#send(session, { type: 'ping', seq: session.pingSeq });
-  }
-
-  #onPong(session: Session, seq: number, now: number): void {
-    if (seq !== session.pingSeq || session.pingSentAt === 0) return;
-    session.peer?.rtt.sample(now - session.pingSentAt, now);
-    session.pingSentAt = 0;
-    const waiters = session.pongWaiters;
-    session.pongWaiters = undefined;
-    for (const wake of waiters ?? []) wake();
-  }
-
-  /** Resolves after a fresh RTT sample arrives, or after the probe timeout. */
-  #refreshRtt(record: PeerRecord): Promise<void> {
-    const session = record.session;
-    const now = Date.now();
-    if (!session || record.rtt.isFresh(now, this.#options.rttMaxAgeMs)) return Promise.resolve();
-    if (session.pingSentAt === 0) this.#ping(session, now);
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      // A peer that never answers pings must not collect one waiter per connect aimed at it.
-      const timer = setTimeout(() => {
-        const index = session.pongWaiters?.indexOf(wake) ?? -1;
-        if (index !== -1) session.pongWaiters!.splice(index, 1);
-        resolve();
-      }, this.#options.rttProbeTimeoutMs);
-      (session.pongWaiters ??= []).push(wake);
-    });
+    if (record && record.session === session) this.#peers.markDead(record, 'connection closed');
   }
 
   #sweep(): void {
@@ -393,16 +263,12 @@ class BrokerServer implements Broker {
           this.#fail(session, new BrokerError('ERR_TIMEOUT', 'no registration within the registration timeout'));
         }
       } else if (now - session.lastHeardAt > silentLimit) {
-        this.#markDead(session.peer, 'missed heartbeats');
+        this.#peers.markDead(session.peer, 'missed heartbeats');
       } else if (now - session.lastPingAt >= this.#options.heartbeatIntervalMs) {
-        this.#ping(session, now);
+        this.#heartbeats.ping(session, now);
       }
     }
-    for (const record of this.#dead) {
-      if (now - record.deadAt <= this.#options.purgeAfterMs) continue;
-      this.#forget(record);
-      this.counters.increment('purged');
-    }
+    this.#peers.purge(now);
     const expired = this.#coordinations.expire(now);
     if (expired > 0) this.counters.increment('coordinations-expired', expired);
   }
@@ -434,7 +300,7 @@ class BrokerServer implements Broker {
 
     // 2. Fresh one-way delays for both, and a relay session when asked for.
     const [, relay] = await Promise.all([
-      Promise.all([this.#refreshRtt(initiator), this.#refreshRtt(responder)]),
+      Promise.all([this.#heartbeats.refreshRtt(initiator), this.#heartbeats.refreshRtt(responder)]),
       message.relay ? this.#relay.create() : Promise.resolve(undefined),
     ]);
     if (!this.#coordinations.has(coordination.id)) {
