@@ -1,13 +1,10 @@
 import net from 'node:net';
-import type { Logger } from '../observe/logger.js';
-import type { Counters } from '../observe/counters.js';
 import { AttachStatus } from './errors.js';
 import { encodeTcpReply, parseTcpAttach, TCP_ATTACH_HEADER_LENGTH, MAX_TOKEN_LENGTH } from './attach-protocol.js';
-import type { RelayLimits } from './limits.js';
-import type { EndReason, RelaySession, SessionTable, Side } from './session-table.js';
+import type { EndReason, RelaySession, Side } from './session-table.js';
 import { splice } from './splice.js';
-import type { Clock } from '../util/clock.js';
-import { TokenBucket, type SourceRateLimiter } from '../util/token-bucket.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import type { RelayDeps } from './relay-deps.js';
 
 const MAX_ATTACH_FRAME = TCP_ATTACH_HEADER_LENGTH + MAX_TOKEN_LENGTH;
 /** Keepalive probes find peers that vanished without a FIN or RST (power loss, NAT drop). */
@@ -24,23 +21,14 @@ interface TcpLink {
   spliced: boolean;
 }
 
-export interface TcpRelayDeps {
-  table: SessionTable;
-  limits: RelayLimits;
-  rateLimiter: SourceRateLimiter;
-  logger: Logger;
-  counters: Counters;
-  clock: Clock;
-}
-
 /** The relay's TCP side: attach handshakes, pairing, and splicing the two peers' sockets. */
 export class TcpRelay {
   readonly #server: net.Server;
-  readonly #deps: TcpRelayDeps;
+  readonly #deps: RelayDeps;
   readonly #handshakes = new Set<net.Socket>();
   readonly #sockets = new Set<net.Socket>();
 
-  constructor(deps: TcpRelayDeps) {
+  constructor(deps: RelayDeps) {
     this.#deps = deps;
     this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.#accept(socket));
     this.#server.on('error', (error) => deps.logger.error({ event: 'tcp-server-error', err: error }, 'relay TCP server error'));

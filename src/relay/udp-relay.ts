@@ -1,12 +1,9 @@
 import dgram from 'node:dgram';
-import type { Logger } from '../observe/logger.js';
-import type { Counters } from '../observe/counters.js';
 import { AttachStatus } from './errors.js';
 import { encodeUdpReply, parseUdp, UDP_CLOSE, UdpType } from './attach-protocol.js';
-import type { RelayLimits } from './limits.js';
-import type { RelaySession, SessionTable, Side } from './session-table.js';
-import type { Clock } from '../util/clock.js';
-import { TokenBucket, type SourceRateLimiter } from '../util/token-bucket.js';
+import type { RelaySession, Side } from './session-table.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import type { RelayDeps } from './relay-deps.js';
 
 interface UdpPeer {
   address: string;
@@ -24,15 +21,6 @@ interface Binding {
   side: Side;
 }
 
-export interface UdpRelayDeps {
-  table: SessionTable;
-  limits: RelayLimits;
-  rateLimiter: SourceRateLimiter;
-  logger: Logger;
-  counters: Counters;
-  clock: Clock;
-}
-
 /**
  * The relay's UDP side: an attach datagram binds its sender's address to one side of a session;
  * DATA datagrams from a bound address go to the other side unchanged (type byte included, so
@@ -40,10 +28,10 @@ export interface UdpRelayDeps {
  */
 export class UdpRelay {
   readonly #socket: dgram.Socket;
-  readonly #deps: UdpRelayDeps;
+  readonly #deps: RelayDeps;
   readonly #bindings = new Map<string, Binding>();
 
-  constructor(deps: UdpRelayDeps, type: 'udp4' | 'udp6') {
+  constructor(deps: RelayDeps, type: 'udp4' | 'udp6') {
     this.#deps = deps;
     this.#socket = dgram.createSocket({ type });
     this.#socket.on('message', (message, rinfo) => this.#receive(message, rinfo));
