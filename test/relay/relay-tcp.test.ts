@@ -3,17 +3,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { startRelay, attachTcp, type Relay, type RelayLimits } from '../../src/relay/index.js';
+import { attachTcp, type Relay } from '../../src/relay/index.js';
+import { withRelay } from './support/relay.js';
 import { encodeTcpAttach, parseTcpReply } from '../../src/relay/attach-protocol.js';
-
-async function withRelay(limits: Partial<RelayLimits>, body: (relay: Relay) => Promise<void>): Promise<void> {
-  const relay = await startRelay({ host: '127.0.0.1', tcpPort: 0, udpPort: 0, limits });
-  try {
-    await body(relay);
-  } finally {
-    await relay.close();
-  }
-}
 
 async function pair(relay: Relay): Promise<[net.Socket, net.Socket]> {
   const { tokens, endpoints } = await relay.createSession();

@@ -3,17 +3,9 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { startRelay, attachUdp, type Relay, type RelayLimits, type RelayUdpChannel } from '../../src/relay/index.js';
+import { attachUdp, type Relay, type RelayUdpChannel } from '../../src/relay/index.js';
+import { withRelay } from './support/relay.js';
 import { encodeUdpAttach, UDP_DATA_HEADER } from '../../src/relay/attach-protocol.js';
-
-async function withRelay(limits: Partial<RelayLimits>, body: (relay: Relay) => Promise<void>): Promise<void> {
-  const relay = await startRelay({ host: '127.0.0.1', tcpPort: 0, udpPort: 0, limits });
-  try {
-    await body(relay);
-  } finally {
-    await relay.close();
-  }
-}
 
 async function pair(relay: Relay): Promise<{ channels: [RelayUdpChannel, RelayUdpChannel]; tokens: [string, string] }> {
   const { tokens, endpoints } = await relay.createSession();
