@@ -52,3 +52,8 @@ export function failedObservation(context: ProbeContext, base: Omit<ProbeObserva
   const outcome = error instanceof StunTimeoutError ? 'no-response' : 'error';
   return { ...base, outcome, error: text };
 }
+
+/** Observed RTTs go into the profile to a hundredth of a millisecond: finer digits are timer noise. */
+export function roundRttMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

@@ -4,7 +4,7 @@ import { sameTransportAddress } from './address.js';
 import type { MappingSamples } from './classify-mapping.js';
 import type { MappingSample } from './classify-ports.js';
 import { classifyTcpFingerprint } from './classify-tcp.js';
-import { concreteLocal, failedObservation, serverCombinations, type ProbeContext } from './probe-context.js';
+import { concreteLocal, failedObservation, roundRttMs, serverCombinations, type ProbeContext } from './probe-context.js';
 import type { ProbeObservation, TcpProfile } from './profile.js';
 import { stepOf } from './steps.js';
 
@@ -94,7 +94,7 @@ async function tcpConnect(context: ProbeContext, test: string, server: Transport
     });
     const local = concreteLocal(binding.local, context.routeLocal);
     result = {
-      observation: { ...base, local, outcome: 'response', mapped: binding.mapped, responseFrom: binding.server, rttMs: Math.round(binding.rttMs * 100) / 100 },
+      observation: { ...base, local, outcome: 'response', mapped: binding.mapped, responseFrom: binding.server, rttMs: roundRttMs(binding.rttMs) },
       local,
       mapped: binding.mapped,
     };

@@ -6,7 +6,7 @@ import { probeMappingLifetime } from './lifetime-probe.js';
 import { classifyFiltering, type FilteringOutcome } from './classify-filtering.js';
 import { classifyMapping, type MappingSamples } from './classify-mapping.js';
 import { classifyPortAllocation, classifyPortPreservation, newMappingPorts } from './classify-ports.js';
-import { concreteLocal, failedObservation, serverCombinations, type ProbeContext } from './probe-context.js';
+import { concreteLocal, failedObservation, roundRttMs, serverCombinations, type ProbeContext } from './probe-context.js';
 import type { Hairpinning, ProbeObservation, UdpProfile } from './profile.js';
 import { rfc3489Type } from './rfc3489-type.js';
 import { stepOf } from './steps.js';
@@ -122,7 +122,7 @@ async function binding(
       signal: context.signal,
     });
     probe = {
-      observation: { ...base, outcome: 'response', mapped: result.mapped, responseFrom: result.server, rttMs: round(result.rttMs) },
+      observation: { ...base, outcome: 'response', mapped: result.mapped, responseFrom: result.server, rttMs: roundRttMs(result.rttMs) },
       mapped: result.mapped,
       from: result.server,
     };
@@ -246,8 +246,4 @@ function blockedProfile(silent: boolean, socket: StunUdpSocket, context: ProbeCo
     rfc3489Type: silent ? 'udp-blocked' : 'unknown',
     evidence: { observations, notes },
   };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100;
 }
