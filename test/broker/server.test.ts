@@ -349,46 +349,40 @@ test('a relay registry, when attached, gives each peer its own token for one ses
   assert.equal(sessions, 1);
 });
 
-test('a relay session created for a coordination that ended meanwhile is cancelled, not left to expire', async () => {
-  const cancelled: string[] = [];
-  let release!: () => void;
-  const server = await broker({
-    relayRegistry: {
-      async createSession() {
-        await new Promise<void>((resolve) => (release = resolve));
-        return { id: 'orphan', tokens: ['token-a', 'token-b'], endpoints: {} };
-      },
-      cancelSession: (id) => void cancelled.push(id),
+/** A relay registry whose createSession waits for `release()`; it records the ids cancelled. */
+function heldRelayRegistry(id: string) {
+  const held = { cancelled: [] as string[], release: undefined as (() => void) | undefined };
+  const registry = {
+    async createSession() {
+      await new Promise<void>((resolve) => (held.release = resolve));
+      return { id, tokens: ['token-a', 'token-b'] as [string, string], endpoints: {} };
     },
-  });
+    cancelSession: (cancelled: string) => void held.cancelled.push(cancelled),
+  };
+  return { registry, held };
+}
+
+test('a relay session created for a coordination that ended meanwhile is cancelled, not left to expire', async () => {
+  const { registry, held } = heldRelayRegistry('orphan');
+  const server = await broker({ relayRegistry: registry });
   const a = await client(server.port, 'oa');
   const b = await client(server.port, 'ob');
   const request = a.requestConnect('ob', { relay: true });
-  await until(() => release !== undefined);
+  await until(() => held.release !== undefined);
   await b.close();
-  release();
+  held.release!();
   await assert.rejects(request, { code: 'ERR_MATCH' });
-  assert.deepEqual(cancelled, ['orphan']);
+  assert.deepEqual(held.cancelled, ['orphan']);
 });
 
 test('a relay session that arrives after the registry timed out is cancelled', async () => {
-  const cancelled: string[] = [];
-  let release!: () => void;
-  const server = await broker({
-    relayTimeoutMs: 50,
-    relayRegistry: {
-      async createSession() {
-        await new Promise<void>((resolve) => (release = resolve));
-        return { id: 'late', tokens: ['token-a', 'token-b'], endpoints: {} };
-      },
-      cancelSession: (id) => void cancelled.push(id),
-    },
-  });
+  const { registry, held } = heldRelayRegistry('late');
+  const server = await broker({ relayTimeoutMs: 50, relayRegistry: registry });
   const a = await client(server.port, 'la');
   await client(server.port, 'lb');
   const coordination = await a.requestConnect('lb', { relay: true });
   assert.equal(coordination.relay, undefined, 'coordinated without the relay');
-  release();
-  await until(() => cancelled.length > 0);
-  assert.deepEqual(cancelled, ['late']);
+  held.release!();
+  await until(() => held.cancelled.length > 0);
+  assert.deepEqual(held.cancelled, ['late']);
 });
