@@ -287,7 +287,7 @@ class TcpPunch {
       if (!this.#winner) await Promise.race([won, sleep(endAt - performance.now(), stageSignal)]);
     } finally {
       for (const socket of run.sockets) socket.destroy();
-      for (const server of run.servers) server.close();
+      for (const server of run.servers) closeListener(server);
     }
     const connected = this.#winner?.stage === index;
     const reason = connected ? ['verified stream', ...run.notes].join('; ') : this.#failureReason(run);
@@ -556,7 +556,7 @@ class TcpPunch {
   }
 
   #closeServer(run: StageRun, server: net.Server): void {
-    server.close();
+    closeListener(server);
     run.servers.delete(server);
   }
 
@@ -568,6 +568,9 @@ class TcpPunch {
     });
     server.listen({ port: this.#localPort, host });
     run.servers.add(server);
+    // A technique still running after its stage ended (another path won) must not leave a
+    // listener behind: it would accept strays and hold the process open.
+    if (run.signal.aborted) this.#closeServer(run, server);
     return server;
   }
 
@@ -612,6 +615,16 @@ class TcpPunch {
 }
 
 const MIN_SECRET_BYTES = 16;
+
+/**
+ * Stops a stage's listener, also one still starting: `listen({ host })` resolves the host
+ * asynchronously, and a close() before it is bound is a no-op that would leave it listening
+ * (accepting strays and holding the process open) once the bind completes.
+ */
+function closeListener(server: net.Server): void {
+  if (server.listening) server.close();
+  else server.once('listening', () => server.close());
+}
 
 /**
  * Punches a TCP connection to the peer the caller is coordinating with (through the broker).
