@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { Peer, pathOf } from '../../peer/index.js';
-import { TURN_FLAG_HELP, turnOption, type TurnFlags } from '../turn-flags.js';
+import { loadConfig, resolvePeerSettings, type PeerCommandFlags } from '../config.js';
+import { TURN_FLAG_HELP, turnOption } from '../turn-flags.js';
 import { EXIT_OK } from '../output.js';
-import { flushed, port, positiveMs, serverOption, relayOption, Reporter, tcpSession, udpSession, type PeerFlags } from '../peer-session.js';
+import { flushed, port, positiveMs, serverOption, relayOption, Reporter, tcpSession, udpSession } from '../peer-session.js';
 
-interface ConnectFlags extends PeerFlags, TurnFlags {
-  timeout?: number;
-}
+type ConnectFlags = PeerCommandFlags & { config?: string };
 
 /**
  * `ntcp connect`: XInit + XConnect. Registers, connects to PEER_ID through the NATs (TCP, or UDP
@@ -18,8 +17,9 @@ export function register(program: Command): void {
     .command('connect')
     .description('register an id with `ntcp server` and connect to a listening peer (netcat-like)')
     .argument('<peer-id>', 'the id the other peer registered')
-    .requiredOption('--server <host[:port]>', 'the server: HOST (broker 8123, STUN 3478) or HOST:BROKER_PORT')
-    .requiredOption('--id <id>', 'the id to register (at most 64 bytes)')
+    .option('--config <file>', 'JSON config file, `peer` section (default $NTCP_CONFIG); flags override it')
+    .option('--server <host[:port]>', 'the server: HOST (broker 8123, STUN 3478) or HOST:BROKER_PORT; required here or in the config file')
+    .option('--id <id>', 'the id to register (at most 64 bytes); required here or in the config file')
     .option('--udp', 'connect over UDP (default: TCP)')
     .option('--timeout <ms>', 'give up connecting after this long (default 20000)', positiveMs)
     .option('--relay <mode>', 'auto | never | force (default auto)', relayOption)
@@ -30,7 +30,9 @@ export function register(program: Command): void {
     .option('--turn-user <user>', TURN_FLAG_HELP.user)
     .option('--turn-pass <password>', TURN_FLAG_HELP.pass)
     .option('--turn-secret <secret>', TURN_FLAG_HELP.secret)
-    .action(async (peerId: string, flags: ConnectFlags) => {
+    .action(async (peerId: string, given: ConnectFlags) => {
+      const { config, ...fromCli } = given;
+      const flags = resolvePeerSettings((await loadConfig(config)).peer, fromCli);
       const reporter = new Reporter(flags.json === true);
       const transport = flags.udp ? 'udp' : 'tcp';
       const peer = await Peer.register({

@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
 import { Peer, type IncomingConnection } from '../../peer/index.js';
-import { TURN_FLAG_HELP, turnOption, type TurnFlags } from '../turn-flags.js';
+import { loadConfig, resolvePeerSettings, type PeerCommandFlags } from '../config.js';
+import { TURN_FLAG_HELP, turnOption } from '../turn-flags.js';
 import { EXIT_FAILURE, EXIT_OK } from '../output.js';
-import { flushed, port, positiveMs, serverOption, relayOption, Reporter, tcpSession, udpSession, type PeerFlags } from '../peer-session.js';
+import { flushed, port, positiveMs, serverOption, Reporter, tcpSession, udpSession } from '../peer-session.js';
 
-interface ListenFlags extends PeerFlags, TurnFlags {
-  keep?: boolean;
-}
+type ListenFlags = PeerCommandFlags & { config?: string; keep?: boolean };
 
 /** One incoming connection as a netcat session; true when it ended cleanly. */
 async function serve(incoming: IncomingConnection, reporter: Reporter): Promise<boolean> {
@@ -29,8 +28,9 @@ export function register(program: Command): void {
   program
     .command('listen')
     .description('register an id with `ntcp server` and wait for a peer to connect (netcat-like)')
-    .requiredOption('--server <host[:port]>', 'the server: HOST (broker 8123, STUN 3478) or HOST:BROKER_PORT')
-    .requiredOption('--id <id>', 'the id to register (at most 64 bytes)')
+    .option('--config <file>', 'JSON config file, `peer` section (default $NTCP_CONFIG); flags override it')
+    .option('--server <host[:port]>', 'the server: HOST (broker 8123, STUN 3478) or HOST:BROKER_PORT; required here or in the config file')
+    .option('--id <id>', 'the id to register (at most 64 bytes); required here or in the config file')
     .option('--udp', 'accept UDP connections (default: TCP)')
     .option('--keep', 'serve connections one after another instead of exiting after the first')
     .option('--stun-port <n>', 'the server\'s STUN port (default 3478)', port)
@@ -40,7 +40,9 @@ export function register(program: Command): void {
     .option('--turn-user <user>', TURN_FLAG_HELP.user)
     .option('--turn-pass <password>', TURN_FLAG_HELP.pass)
     .option('--turn-secret <secret>', TURN_FLAG_HELP.secret)
-    .action(async (flags: ListenFlags) => {
+    .action(async (given: ListenFlags) => {
+      const { config, keep, ...fromCli } = given;
+      const flags = resolvePeerSettings((await loadConfig(config)).peer, fromCli);
       const reporter = new Reporter(flags.json === true);
       const transport = flags.udp ? 'udp' : 'tcp';
       const peer = await Peer.register({
@@ -64,7 +66,7 @@ export function register(program: Command): void {
             return false;
           });
           if (!clean) exitCode = EXIT_FAILURE;
-          if (!flags.keep) break;
+          if (!keep) break;
         }
       } finally {
         await peer.close();

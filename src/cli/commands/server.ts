@@ -1,20 +1,13 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../observe/logger.js';
+import { loadConfig, resolveServerSettings, type ServerFlags } from '../config.js';
 import { parsePort, parsePositiveInteger } from '../option-parsers.js';
-import { DEFAULT_STUN_ALT_PORT, DEFAULT_STUN_PORT, formatAddress, startStunServer, type StunServer } from '../../stun/index.js';
-import { DEFAULT_BROKER_PORT, startBroker, type Broker } from '../../broker/index.js';
-import { DEFAULT_RELAY_PORT, startRelay, type Relay } from '../../relay/index.js';
+import { formatAddress, startStunServer, type StunServer } from '../../stun/index.js';
+import { startBroker, type Broker } from '../../broker/index.js';
+import { startRelay, type Relay } from '../../relay/index.js';
 
-interface Flags {
-  host: string;
-  altHost?: string;
-  port: number;
-  altPort: number;
-  brokerPort: number;
-  maxPeers?: number;
-  queryToken?: string;
-  relay: boolean;
-  relayPort: number;
+interface Flags extends ServerFlags {
+  config?: string;
   json?: boolean;
 }
 
@@ -26,18 +19,27 @@ export function register(program: Command): void {
   program
     .command('server')
     .description('run the STUN server and the rendezvous broker (what `ntcp listen`/`connect` need)')
-    .requiredOption('--host <ip>', 'primary address (STUN and broker)')
+    .option('--config <file>', 'JSON config file, `server` section (default $NTCP_CONFIG); flags override it')
+    .option('--host <ip>', 'primary address (STUN and broker); required here or in the config file')
     .option('--alt-host <ip>', 'alternate STUN address (full RFC 5780 NAT discovery)')
-    .option('--port <n>', 'STUN primary port', parsePort, DEFAULT_STUN_PORT)
-    .option('--alt-port <n>', 'STUN alternate port', parsePort, DEFAULT_STUN_ALT_PORT)
-    .option('--broker-port <n>', 'broker TCP port', parsePort, DEFAULT_BROKER_PORT)
+    .option('--port <n>', 'STUN primary port (default 3478)', parsePort)
+    .option('--alt-port <n>', 'STUN alternate port (default 3479)', parsePort)
+    .option('--broker-port <n>', 'broker TCP port (default 8123)', parsePort)
     .option('--max-peers <n>', 'broker connection limit (default 50000)', parsePositiveInteger)
     .option('--query-token <secret>', 'require this token for management queries')
-    .option('--relay-port <n>', 'built-in relay port (TCP and UDP)', parsePort, DEFAULT_RELAY_PORT)
+    .option('--relay-port <n>', 'built-in relay port, TCP and UDP (default 3480)', parsePort)
     .option('--no-relay', 'do not run the built-in relay (peers then have no relay fallback)')
     .option('--json', 'one JSON line per log event')
-    .action(async (flags: Flags) => {
-      const logger = createLogger({ json: flags.json, bindings: { component: 'server' } });
+    .action(async (given: Flags, command: Command) => {
+      const json = given.json;
+      const fromCli: ServerFlags = {
+        host: given.host, altHost: given.altHost, port: given.port, altPort: given.altPort, brokerPort: given.brokerPort,
+        relayPort: given.relayPort, maxPeers: given.maxPeers, queryToken: given.queryToken,
+        // --no-relay makes commander default `relay` to true: only a value typed on the command line overrides the file.
+        relay: command.getOptionValueSource('relay') === 'cli' ? given.relay : undefined,
+      };
+      const flags = resolveServerSettings((await loadConfig(given.config)).server, fromCli);
+      const logger = createLogger({ json, bindings: { component: 'server' } });
       const stopping = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
