@@ -11,7 +11,7 @@
 import type net from 'node:net';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { NtcpError, parseServerAddress, Peer, pathOf, type DatagramConnection } from '../src/index.js';
+import { MatchError, NtcpError, parseServerAddress, Peer, pathOf, type DatagramConnection } from '../src/index.js';
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -64,9 +64,13 @@ function chat(peerId: string, connection: net.Socket | DatagramConnection): Prom
 }
 
 function describe(error: unknown): string {
+  if (error instanceof MatchError) {
+    const why = { unknown: 'is not registered there', self: 'is you', dead: 'has gone away', transport: `does not take ${transport}` }[error.reason];
+    return `${error.peerId} ${why} (${error.code})`;
+  }
   if (!(error instanceof NtcpError)) return String(error);
   switch (error.code) {
-    case 'ERR_MATCH': return `${remoteId} is not registered there (${error.code})`;
+    case 'ERR_DUPLICATE_ID': return `the id ${flags.id} is taken (${error.code})`;
     case 'ERR_PUNCH_FAILED': return `no path through the NATs and no relay (${error.code})`;
     case 'ERR_PROBE': return `the STUN server did not answer: is --server right? (${error.code})`;
     default: return `${error.message} (${error.code})`;
