@@ -4,7 +4,7 @@ import { DEFAULT_BROKER_PORT } from '../broker/index.js';
 import { InvalidArgumentError, NtcpError } from '../errors.js';
 import type { RelayMode } from '../peer/index.js';
 import { RELAY_MODES } from '../peer/index.js';
-import { DEFAULT_RELAY_PORT } from '../relay/index.js';
+import { DEFAULT_RELAY_PORT, type RelayLimits } from '../relay/index.js';
 import { DEFAULT_STUN_ALT_PORT, DEFAULT_STUN_PORT } from '../stun/index.js';
 import type { PeerFlags } from './peer-session.js';
 import type { TurnFlags } from './turn-flags.js';
@@ -46,6 +46,12 @@ const ServerSection = z.strictObject({
     enabled: z.boolean().optional(),
     /** TCP and UDP port of the built-in relay. @default 3480 */
     port: port.optional(),
+    /** The relay's bounds (file only, no flags). @default DEFAULT_RELAY_LIMITS */
+    limits: z.strictObject({
+      maxSessions: z.number().int().positive().optional(),
+      idleTimeoutMs: positiveMs.optional(),
+      bytesPerSecond: z.number().int().positive().optional(),
+    }).optional(),
   }).optional(),
   limits: z.strictObject({
     /** Broker connection limit. @default the broker's (50000) */
@@ -144,6 +150,8 @@ export interface ServerSettings {
   brokerPort: number;
   relay: boolean;
   relayPort: number;
+  /** Only from the file (`server.relay.limits`). */
+  relayLimits?: Partial<RelayLimits>;
   maxPeers?: number;
   queryToken?: string;
 }
@@ -158,7 +166,7 @@ export const SERVER_DEFAULTS = {
 export function resolveServerSettings(section: ServerConfig | undefined, flags: ServerFlags): ServerSettings {
   const fromFile: ServerFlags = {
     host: section?.host, altHost: section?.altHost, port: section?.port, altPort: section?.altPort, brokerPort: section?.brokerPort,
-    relay: section?.relay?.enabled, relayPort: section?.relay?.port, maxPeers: section?.limits?.maxPeers, queryToken: section?.queryToken,
+    relay: section?.relay?.enabled, relayPort: section?.relay?.port, relayLimits: section?.relay?.limits, maxPeers: section?.limits?.maxPeers, queryToken: section?.queryToken,
   };
   const merged = withFlags(withFlags<ServerFlags>(SERVER_DEFAULTS, fromFile), flags);
   if (merged.host === undefined) throw new InvalidArgumentError('--host (or server.host in a config file) is required');

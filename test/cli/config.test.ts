@@ -28,7 +28,7 @@ function configError(action: () => unknown): ConfigError {
 }
 
 const SAMPLE: NtcpConfig = {
-  server: { host: '203.0.113.1', altHost: '203.0.113.2', port: 3478, altPort: 3479, brokerPort: 8123, relay: { enabled: true, port: 3480 }, limits: { maxPeers: 1000 }, queryToken: 's3cret' },
+  server: { host: '203.0.113.1', altHost: '203.0.113.2', port: 3478, altPort: 3479, brokerPort: 8123, relay: { enabled: true, port: 3480, limits: { maxSessions: 100, idleTimeoutMs: 60000, bytesPerSecond: 1048576 } }, limits: { maxPeers: 1000 }, queryToken: 's3cret' },
   peer: { server: '203.0.113.1:8123', stunPort: 3478, id: 'alice', transport: 'udp', relay: 'never', turn: { url: 'turn:203.0.113.1:3578', user: 'u', password: 'p' }, timeouts: { connectMs: 10000, probeMs: 500 } },
 };
 
@@ -87,6 +87,7 @@ test('server: flags override the file, the file overrides the embedded defaults'
   assert.equal(settings.brokerPort, 8123);
   assert.equal(settings.relay, false);
   assert.equal(settings.relayPort, 4002);
+  assert.deepEqual(resolveServerSettings({ host: 'h', relay: { limits: { maxSessions: 5 } } }, {}).relayLimits, { maxSessions: 5 });
   assert.equal(resolveServerSettings({ host: 'h', relay: { enabled: false } }, { relay: true }).relay, true);
 });
 

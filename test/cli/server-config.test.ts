@@ -27,9 +27,9 @@ async function freePorts(count: number): Promise<number[]> {
 
 test('ntcp server --config listens on the ports the file names; a flag overrides the file', { timeout: TIMEOUT_MS }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ntcp-server-config-'));
-  const [stunPort, altPort, brokerPort, flagAltPort] = await freePorts(4) as [number, number, number, number];
+  const [stunPort, altPort, brokerPort, relayPort, flagAltPort] = await freePorts(5) as [number, number, number, number, number];
   const file = join(dir, 'ntcp.json');
-  await writeFile(file, JSON.stringify({ server: { host: '127.0.0.1', port: stunPort, altPort, brokerPort, relay: { enabled: false } } }));
+  await writeFile(file, JSON.stringify({ server: { host: '127.0.0.1', port: stunPort, altPort, brokerPort, relay: { port: relayPort, limits: { maxSessions: 10 } } } }));
   const child = spawn(process.execPath, [
     '--import', 'tsx', 'src/cli/main.ts', 'server', '--config', file, '--alt-port', String(flagAltPort), '--json',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -44,7 +44,7 @@ test('ntcp server --config listens on the ports the file names; a flag overrides
     const event = await ready;
     assert.equal(event.broker, `127.0.0.1:${brokerPort}`);
     assert.deepEqual(event.stun.udp, [`127.0.0.1:${stunPort}`, `127.0.0.1:${flagAltPort}`]);
-    assert.equal(event.relay, 'off');
+    assert.deepEqual(event.relay, { tcp: `127.0.0.1:${relayPort}`, udp: `127.0.0.1:${relayPort}` });
     const binding = await udpBinding({ server: { host: '127.0.0.1', port: stunPort }, timeoutMs: 2000 });
     assert.equal(binding.mapped.address, '127.0.0.1');
     assert.equal((await queryBroker({ host: '127.0.0.1', port: brokerPort })).counts.idle, 0);

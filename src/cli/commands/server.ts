@@ -49,7 +49,11 @@ export function register(program: Command): void {
       let relay: Relay | undefined;
       try {
         stun = await startStunServer({ host: flags.host, altHost: flags.altHost, port: flags.port, altPort: flags.altPort, logger });
-        if (flags.relay) relay = await startRelay({ host: flags.host, tcpPort: flags.relayPort, udpPort: flags.relayPort }, { logger });
+        if (flags.relay) {
+          relay = await startRelay({
+            host: flags.host, tcpPort: flags.relayPort, udpPort: flags.relayPort, ...(flags.relayLimits ? { limits: flags.relayLimits } : {}),
+          }, { logger });
+        }
         broker = await startBroker({
           host: flags.host, port: flags.brokerPort, logger,
           ...(relay === undefined ? {} : { relayRegistry: relay }),
