@@ -122,16 +122,14 @@ export function parseConfig(text: string, file: string): NtcpConfig {
 export async function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<NtcpConfig> {
   const file = path ?? env[CONFIG_ENV];
   if (file === undefined || file === '') return {};
-  let text: string;
+  let bytes: Buffer;
   try {
-    const bytes = await readFile(file);
-    if (bytes.length > MAX_CONFIG_BYTES) throw new ConfigError(file, undefined, `larger than ${MAX_CONFIG_BYTES} bytes`);
-    text = bytes.toString('utf8');
+    bytes = await readFile(file);
   } catch (error) {
-    if (error instanceof ConfigError) throw error;
     throw new ConfigError(file, undefined, `cannot read: ${(error as Error).message}`, { cause: error });
   }
-  return parseConfig(text, file);
+  if (bytes.length > MAX_CONFIG_BYTES) throw new ConfigError(file, undefined, `larger than ${MAX_CONFIG_BYTES} bytes`);
+  return parseConfig(bytes.toString('utf8'), file);
 }
 
 /** Command-line values win over the file's; undefined flags (not given) leave the file's value. */

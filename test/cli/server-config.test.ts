@@ -74,3 +74,23 @@ test('ntcp server --config with an unknown key exits 1 with ERR_CONFIG naming th
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('--no-relay on the command line turns off the relay the file enables', { timeout: TIMEOUT_MS }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ntcp-server-config-'));
+  const file = join(dir, 'ntcp.json');
+  await writeFile(file, JSON.stringify({ server: { host: '127.0.0.1', port: 0, altPort: 0, brokerPort: 0, relay: { enabled: true, port: 0 } } }));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'server', '--config', file, '--no-relay', '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    const ready = await new Promise<Record<string, any>>((resolve, reject) => {
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        const event = JSON.parse(line) as Record<string, any>;
+        if (event.msg === 'ready') resolve(event);
+      });
+      child.once('exit', (code) => reject(new Error(`ntcp server exited early (${code})`)));
+    });
+    assert.equal(ready.relay, 'off');
+  } finally {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
