@@ -165,6 +165,8 @@ class TcpPunch {
   #localAddress = '0.0.0.0';
   #localPort = 0;
   #probeRttMs: number | undefined;
+  /** What the last successful probe learned, and how many connects had been made by then. */
+  #lastMapping: { mapping: { address: string; port: number; delta?: number }; dials: number } | undefined;
   #announced: Promise<TcpSignal | undefined> | undefined;
   #dials = 0;
   #winner: { socket: net.Socket; method: TcpMethod; stage: number } | undefined;
@@ -258,7 +260,9 @@ class TcpPunch {
       const result = await tcpBinding({ server, localPort: this.#localPort, localAddress: this.#localAddress, timeoutMs: PROBE_TIMEOUT_MS, signal });
       this.#probeRttMs = result.rttMs;
       const delta = this.#localView.delta;
-      return { address: result.mapped.address, port: result.mapped.port, ...(delta !== undefined ? { delta } : {}) };
+      const mapping = { address: result.mapped.address, port: result.mapped.port, ...(delta !== undefined ? { delta } : {}) };
+      this.#lastMapping = { mapping, dials: this.#dials };
+      return mapping;
     } catch (error) {
       const level = signal.aborted ? 'debug' : 'warn';
       this.#logger[level]({ err: error }, 'TCP mapping probe failed; going on with the advertised candidates');
@@ -451,7 +455,11 @@ class TcpPunch {
   /** A sequential NAT side probes a fresh mapping from its port so the peer can predict the next one. */
   async #shareFreshMapping(run: StageRun): Promise<void> {
     if (!run.stage.predict || this.#localView.mapping !== 'delta' || !this.#inbox) return;
-    const mapping = await this.#probe(run.signal);
+    // A second probe from this port to the same STUN endpoint fails with EADDRNOTAVAIL while the
+    // first probe's connection still holds that 4-tuple, costing the whole stage. The mapping
+    // learned when the port was prepared is still the newest when nothing was dialled since.
+    const last = this.#lastMapping;
+    const mapping = last !== undefined && last.dials === this.#dials ? last.mapping : await this.#probe(run.signal);
     if (mapping) {
       this.#inbox.send(run.index, 'mapping', mapping);
       run.notes.push(`fresh mapping ${endpointKey(mapping)}`);
