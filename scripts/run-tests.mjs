@@ -2,7 +2,8 @@
 // process per file in a small pool, so a file's wall time is known and shown (slowest first).
 // `npm test` runs everything; `npm test -- test/codec` runs the files under the given paths.
 // NTCP_TEST_CONCURRENCY sets the pool size (default 2: most lab and socket tests wait on the
-// network, not the CPU).
+// network, not the CPU). The NAT-pair matrices load both cores by themselves, so they run last,
+// one at a time, instead of starving a timing-sensitive neighbour.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 const DEFAULT_CONCURRENCY = 2;
 const FILE_TIMEOUT_MS = 300_000;
 const SLOWEST_SHOWN = 12;
+const RUN_ALONE = /matrix/;
 
 function collect(path) {
   if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
@@ -68,7 +70,10 @@ if (process.getuid?.() !== 0) {
 }
 const concurrency = Number(process.env.NTCP_TEST_CONCURRENCY) || DEFAULT_CONCURRENCY;
 const started = Date.now();
-const results = await runAll(files, concurrency);
+const results = [
+  ...(await runAll(files.filter((file) => !RUN_ALONE.test(file)), concurrency)),
+  ...(await runAll(files.filter((file) => RUN_ALONE.test(file)), 1)),
+];
 
 console.log('\nslowest test files (wall time):');
 for (const result of [...results].sort((a, b) => b.ms - a.ms).slice(0, SLOWEST_SHOWN)) {
