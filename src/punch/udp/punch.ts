@@ -37,6 +37,12 @@ export const PREDICT_MAX_ROUNDS = 3;
 const MAX_EARLY_FRAMES = 16;
 /** The fresh mapping probe of a prediction round gives up after this long. */
 const PREDICT_PROBE_TIMEOUT_MS = 1_500;
+/**
+ * Behind one NAT the private path starts alone for this long: a hairpin through the NAT is about
+ * as fast on a LAN and could win the race, sending every packet the long way. Only a failing LAN
+ * path (two LANs behind one carrier-grade NAT) pays it.
+ */
+export const LAN_HEAD_START_MS = 250;
 
 type SocketKind = 'main' | 'predict' | 'birthday';
 
@@ -223,7 +229,15 @@ class UdpPunch {
       const own = (this.#options.local?.candidates ?? []).filter((c) => c.kind !== 'predicted').slice(0, MAX_LATE_CANDIDATES);
       if (own.length > 0) signaling.send(lateCandidates(this.#options.connectionId, 0, own));
     }
-    for (const strategy of this.#plan.strategies) this.#start(strategy);
+    const [first, ...rest] = this.#plan.strategies;
+    if (first?.kind === 'lan' && rest.length > 0) {
+      this.#start(first);
+      this.#at(this.#startAt + LAN_HEAD_START_MS, () => {
+        if (!this.#settled) for (const strategy of rest) this.#start(strategy);
+      });
+    } else {
+      for (const strategy of this.#plan.strategies) this.#start(strategy);
+    }
     this.#at(this.#startAt, () => this.#tick());
     return promise;
   }
@@ -504,6 +518,9 @@ class UdpPunch {
     if (entry.kind === 'birthday' || this.#sprayed.has(candidateKey(rinfo))) return 'udp-birthday';
     if (entry.kind === 'predict') return 'udp-predict';
     if (this.#remoteHostAddresses.has(rinfo.address)) return 'lan';
+    // Behind one NAT, a peer reached at an address other than its public one was reached over
+    // the LAN (its host candidate may arrive after its first probe does).
+    if (this.#sameNat() && !this.#remoteSrflx.some((srflx) => srflx.address === rinfo.address)) return 'lan';
     return this.#punchMethod;
   }
 
