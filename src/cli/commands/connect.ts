@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { Peer, pathOf } from '../../peer/index.js';
+import { pathOf } from '../../peer/index.js';
 import { loadConfig, resolvePeerSettings, type PeerCommandFlags } from '../config.js';
-import { TURN_FLAG_HELP, turnOption } from '../turn-flags.js';
+import { addPeerOptions, registerPeer } from '../peer-options.js';
 import { EXIT_OK } from '../output.js';
-import { flushed, port, positiveMs, serverOption, relayOption, Reporter, tcpSession, udpSession } from '../peer-session.js';
+import { flushed, positiveMs, relayOption, Reporter, tcpSession, udpSession } from '../peer-session.js';
 
 type ConnectFlags = PeerCommandFlags & { config?: string };
 
@@ -13,33 +13,19 @@ type ConnectFlags = PeerCommandFlags & { config?: string };
  * ended cleanly, 1 with a clear message otherwise.
  */
 export function register(program: Command): void {
-  program
-    .command('connect')
+  addPeerOptions(program
+    .command('connect'))
     .description('register an id with `ntcp server` and connect to a listening peer (netcat-like)')
     .argument('<peer-id>', 'the id the other peer registered')
-    .option('--config <file>', 'JSON config file, `peer` section (default $NTCP_CONFIG); flags override it')
-    .option('--server <host[:port]>', 'the server: HOST (broker 8123, STUN 3478) or HOST:BROKER_PORT; required here or in the config file')
-    .option('--id <id>', 'the id to register (at most 64 bytes); required here or in the config file')
     .option('--udp', 'connect over UDP (default: TCP)')
     .option('--timeout <ms>', 'give up connecting after this long (default 20000)', positiveMs)
     .option('--relay <mode>', 'auto | never | force (default auto)', relayOption)
-    .option('--stun-port <n>', 'the server\'s STUN port (default 3478)', port)
-    .option('--probe-timeout <ms>', 'per-probe deadline of NAT discovery (default 1000)', positiveMs)
-    .option('--json', 'progress as one JSON object per line on stderr')
-    .option('--turn <url>', TURN_FLAG_HELP.turn)
-    .option('--turn-user <user>', TURN_FLAG_HELP.user)
-    .option('--turn-pass <password>', TURN_FLAG_HELP.pass)
-    .option('--turn-secret <secret>', TURN_FLAG_HELP.secret)
     .action(async (peerId: string, given: ConnectFlags) => {
       const { config, ...fromCli } = given;
       const flags = resolvePeerSettings((await loadConfig(config)).peer, fromCli);
       const reporter = new Reporter(flags.json === true);
       const transport = flags.udp ? 'udp' : 'tcp';
-      const peer = await Peer.register({
-        server: serverOption(flags), id: flags.id, transports: [transport],
-        ...(flags.probeTimeout ? { probeTimeoutMs: flags.probeTimeout } : {}),
-        ...turnOption(flags),
-      });
+      const peer = await registerPeer(flags, transport);
       const stop = (): void => void peer.close().finally(() => process.exit(1));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

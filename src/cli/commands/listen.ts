@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { Peer, type IncomingConnection } from '../../peer/index.js';
+import type { IncomingConnection } from '../../peer/index.js';
 import { loadConfig, resolvePeerSettings, type PeerCommandFlags } from '../config.js';
-import { TURN_FLAG_HELP, turnOption } from '../turn-flags.js';
+import { addPeerOptions, registerPeer } from '../peer-options.js';
 import { EXIT_FAILURE, EXIT_OK } from '../output.js';
-import { flushed, port, positiveMs, serverOption, Reporter, tcpSession, udpSession } from '../peer-session.js';
+import { flushed, Reporter, tcpSession, udpSession } from '../peer-session.js';
 
 type ListenFlags = PeerCommandFlags & { config?: string; keep?: boolean };
 
@@ -25,31 +25,17 @@ async function serve(incoming: IncomingConnection, reporter: Reporter): Promise<
  * after another. Whether a relay may carry the connection is the dialler's choice (--relay).
  */
 export function register(program: Command): void {
-  program
-    .command('listen')
+  addPeerOptions(program
+    .command('listen'))
     .description('register an id with `ntcp server` and wait for a peer to connect (netcat-like)')
-    .option('--config <file>', 'JSON config file, `peer` section (default $NTCP_CONFIG); flags override it')
-    .option('--server <host[:port]>', 'the server: HOST (broker 8123, STUN 3478) or HOST:BROKER_PORT; required here or in the config file')
-    .option('--id <id>', 'the id to register (at most 64 bytes); required here or in the config file')
     .option('--udp', 'accept UDP connections (default: TCP)')
     .option('--keep', 'serve connections one after another instead of exiting after the first')
-    .option('--stun-port <n>', 'the server\'s STUN port (default 3478)', port)
-    .option('--probe-timeout <ms>', 'per-probe deadline of NAT discovery (default 1000)', positiveMs)
-    .option('--json', 'progress as one JSON object per line on stderr')
-    .option('--turn <url>', TURN_FLAG_HELP.turn)
-    .option('--turn-user <user>', TURN_FLAG_HELP.user)
-    .option('--turn-pass <password>', TURN_FLAG_HELP.pass)
-    .option('--turn-secret <secret>', TURN_FLAG_HELP.secret)
     .action(async (given: ListenFlags) => {
       const { config, keep, ...fromCli } = given;
       const flags = resolvePeerSettings((await loadConfig(config)).peer, fromCli);
       const reporter = new Reporter(flags.json === true);
       const transport = flags.udp ? 'udp' : 'tcp';
-      const peer = await Peer.register({
-        server: serverOption(flags), id: flags.id, transports: [transport],
-        ...(flags.probeTimeout ? { probeTimeoutMs: flags.probeTimeout } : {}),
-        ...turnOption(flags),
-      });
+      const peer = await registerPeer(flags, transport);
       const stop = (): void => void peer.close().finally(() => process.exit(EXIT_FAILURE));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
