@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { Lab, labUnavailableReason, type SiteOptions } from '../../src/lab/index.js';
+import { Lines, tsx, type PeerEvent } from './fixtures/peer-lines.js';
 
 // TCP hole punching against real kernel NATs, one lab for the file. The test process plays the
 // broker: each peer script (fixtures/tcp-peer.ts) probes the mapping of a fresh port and its NAT
@@ -73,52 +72,9 @@ const FAILURE_SLACK_MS = 1_500;
 const PEER_DEADLINE_MS = 45_000;
 const TRANSFER_BYTES = 1024 * 1024;
 
-type PeerEvent = Record<string, any>;
-
-/** A peer process: JSON lines from its stdout, awaited one event at a time. */
-class Peer {
-  readonly #queue: PeerEvent[] = [];
-  #wake: (() => void) | undefined;
-  readonly log: string[] = [];
-
-  constructor(readonly child: ChildProcess, readonly host: string) {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      this.log.push(line);
-      if (line.startsWith('{')) this.#queue.push(JSON.parse(line) as PeerEvent);
-      this.#wake?.();
-    });
-    child.stderr!.on('data', (chunk: Buffer) => this.log.push(chunk.toString()));
-    child.on('exit', () => this.#wake?.());
-  }
-
-  async next(events: string[], onOther?: (event: PeerEvent) => void): Promise<PeerEvent> {
-    const deadline = Date.now() + PEER_DEADLINE_MS;
-    for (;;) {
-      while (this.#queue.length > 0) {
-        const event = this.#queue.shift()!;
-        if (events.includes(String(event.event))) return event;
-        onOther?.(event);
-      }
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`${this.host}: no ${events.join('/')} event; output:\n${this.log.join('\n')}`);
-      }
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        setTimeout(resolve, 500);
-      });
-    }
-  }
-
-  write(event: object): void {
-    this.child.stdin!.write(JSON.stringify(event) + '\n');
-  }
-}
-
-const tsx = (script: string, ...args: string[]) => [process.execPath, '--import', 'tsx', `test/punch/fixtures/${script}`, ...args];
-
 async function runPair(lab: Lab, pair: Pair): Promise<[PeerEvent, PeerEvent]> {
   const [server] = lab.serverAddresses;
-  const sides = [pair.initiator, pair.responder].map((host) => new Peer(lab.spawn(host, tsx('tcp-peer.ts', server!, String(STUN_PORT))), host));
+  const sides = [pair.initiator, pair.responder].map((host) => new Lines(lab.spawn(host, tsx('tcp-peer.ts', server!, String(STUN_PORT))), host, PEER_DEADLINE_MS));
   try {
     const ready = await Promise.all(sides.map((side) => side.next(['ready'])));
     const secret = randomBytes(32).toString('hex');
@@ -151,7 +107,7 @@ before(async () => {
   if (unavailable) return;
   lab = await Lab.create({ sites: SITES });
   const [primary, alternate] = lab.serverAddresses;
-  await new Peer(lab.spawn('server', tsx('tcp-stun-server.ts', primary!, alternate!)), 'server').next(['ready']);
+  await new Lines(lab.spawn('server', tsx('tcp-stun-server.ts', primary!, alternate!)), 'server').next(['ready']);
   const waves = [...new Set(SELECTED.map((pair) => pair.wave))];
   for (const wave of waves) {
     const inWave = SELECTED.filter((pair) => pair.wave === wave);
