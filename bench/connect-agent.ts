@@ -2,7 +2,8 @@
 // connects, so each figure is a connect and nothing else). stdout: one JSON object per line.
 //   listen:  {event:'ready'}; echoes every byte of every incoming connection (peer RTT probes)
 //   connect: {event:'ready'}, {event:'broker-rtt', ms[]}, then per connect {event:'connect', i, ok,
-//            ms, method, rttMs[] | code, message}, then {event:'done'}
+//            ms, method, attempts, timeline, rttMs[] | code, message}, then {event:'done'}
+//   listen also prints {event:'incoming', attempts, timeline} per verified incoming connection
 // argv: listen|connect SERVER ID [PEER_ID COUNT TIMEOUT_MS] [--debug]
 import net from 'node:net';
 import { parseServerAddress, Peer, pathOf } from '../src/peer/index.js';
@@ -58,6 +59,7 @@ emit({ event: 'ready', nat: peer.profile.tcp?.kind ?? null });
 if (role === 'listen') {
   peer.on('connection', (incoming) => {
     if (incoming.transport !== 'tcp') return;
+    emit({ event: 'incoming', attempts: incoming.path.attempts, timeline: incoming.path.timeline });
     incoming.socket.on('data', (chunk) => incoming.socket.write(chunk));
     incoming.socket.on('error', (error) => logger.debug({ error: error.message }, 'echo socket failed'));
   });
@@ -70,7 +72,8 @@ if (role === 'listen') {
       const socket = await peer.connect(peerId!, { transport: 'tcp', relay: 'never', timeoutMs: Number(timeoutText) });
       const ms = performance.now() - startedAt;
       const rttMs = await echoRtts(socket);
-      emit({ event: 'connect', i, ok: true, ms, method: pathOf(socket)?.method, rttMs });
+      const path = pathOf(socket);
+      emit({ event: 'connect', i, ok: true, ms, method: path?.method, attempts: path?.attempts, timeline: path?.timeline, rttMs });
       socket.destroy();
     } catch (error) {
       emit({ event: 'connect', i, ok: false, ms: performance.now() - startedAt, code: error instanceof NtcpError ? error.code : 'ERR_FAIL', message: String(error) });

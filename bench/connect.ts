@@ -1,4 +1,4 @@
-// npm run bench:connect [-- --count N --delay MS --timeout MS]
+// npm run bench:connect [-- --count N --delay MS --timeout MS --only SUBSTRING]
 // Time from peer.connect() to a verified TCP socket, per NAT pair, in the lab with a shaped link
 // on every site (default 20 ms RTT per site link: broker RTT 20 ms, peer RTT 40 ms), next to the
 // broker and peer round trips measured in the same run. Issue 6's targets: median under
@@ -14,6 +14,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: '30' },
     delay: { type: 'string', default: '20' },
     timeout: { type: 'string', default: '10000' },
+    /** Only the pairs whose name contains this (for a quick look at one pair). */
+    only: { type: 'string', default: '' },
   },
 });
 const COUNT = Number(values.count);
@@ -33,7 +35,7 @@ interface BenchPair {
   listen?: NatSpec;
 }
 
-const PAIRS: BenchPair[] = [
+const ALL_PAIRS: BenchPair[] = [
   { name: 'full-cone -> full-cone', cone: true, connect: 'full-cone', listen: 'full-cone' },
   { name: 'restricted-cone -> port-restricted', cone: true, connect: 'restricted-cone', listen: 'port-restricted' },
   { name: 'port-restricted -> port-restricted', cone: true, connect: 'port-restricted', listen: 'port-restricted' },
@@ -42,6 +44,8 @@ const PAIRS: BenchPair[] = [
   { name: 'symmetric-seq:2 -> symmetric-seq:2', cone: false, connect: 'symmetric-seq:2', listen: 'symmetric-seq:2' },
   { name: 'same NAT (port-restricted)', cone: false, connect: 'port-restricted' },
 ];
+
+const PAIRS = ALL_PAIRS.filter((pair) => pair.name.includes(values.only));
 
 const siteName = (i: number, side: 'c' | 'l'): string => `${String.fromCharCode(97 + i)}${side}`;
 
@@ -93,6 +97,22 @@ interface PairFigures {
   methods: Map<string, number>;
   errors: Map<string, number>;
   firstError?: string;
+  /** Median ms of each timeline step: dialler from connect(), listener from the coordination's arrival. */
+  dialSteps: Map<string, number>;
+  listenSteps: Map<string, number>;
+  /** Median TCP connects per dialler connect. */
+  attempts: number;
+}
+
+/** Median of each step over the timelines that have it, in the order the steps first appear. */
+function medianSteps(timelines: Array<Record<string, number> | undefined>): Map<string, number> {
+  const samples = new Map<string, number[]>();
+  for (const timeline of timelines) {
+    for (const [step, ms] of Object.entries(timeline ?? {})) samples.set(step, [...(samples.get(step) ?? []), ms]);
+  }
+  const medians = new Map<string, number>();
+  for (const [step, values] of samples) medians.set(step, quantile(values.sort((x, y) => x - y), 0.5));
+  return new Map([...medians].sort((x, y) => x[1] - y[1]));
 }
 
 async function benchPair(lab: Lab, server: string, pair: BenchPair, index: number): Promise<PairFigures> {
@@ -120,6 +140,9 @@ async function benchPair(lab: Lab, server: string, pair: BenchPair, index: numbe
       methods: count(ok.map((line) => String(line.method))),
       errors: count(connects.filter((line) => line.ok !== true).map((line) => String(line.code))),
       ...(connects.some((line) => line.ok !== true) ? { firstError: String(connects.find((line) => line.ok !== true)!.message) } : {}),
+      dialSteps: medianSteps(ok.map((line) => line.timeline as Record<string, number> | undefined)),
+      listenSteps: medianSteps(listener.lines.filter((line) => line.event === 'incoming').map((line) => line.timeline as Record<string, number> | undefined)),
+      attempts: quantile(ok.map((line) => Number(line.attempts ?? NaN)).sort((x, y) => x - y), 0.5),
     };
   } finally {
     listener.kill();
@@ -142,7 +165,7 @@ const lab = await Lab.create({ sites, delayMs: DELAY_MS, timeoutMs: 120_000 });
 const results: PairFigures[] = [];
 try {
   const [primary, alternate] = lab.serverAddresses;
-  const server = lab.spawn('server', [process.execPath, 'dist/cli/main.js', 'server', '--host', primary!, '--alt-host', alternate!, '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = lab.spawn('server', [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'server', '--host', primary!, '--alt-host', alternate!, '--json'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('ntcp server did not get ready')), READY_TIMEOUT_MS);
     createInterface({ input: server.stderr! }).on('line', (line) => {
@@ -183,6 +206,11 @@ for (const figures of results) {
 const cone = results.filter((figures) => figures.pair.cone);
 const coneOk = cone.reduce((sum, figures) => sum + figures.ok, 0);
 const coneAll = cone.reduce((sum, figures) => sum + figures.total, 0);
+process.stdout.write('\nwhere the time goes (median ms per step; dialler from connect(), listener from the coordination\'s arrival):\n');
+for (const figures of results) {
+  const steps = (map: Map<string, number>): string => [...map].map(([step, ms]) => `${step} ${ms.toFixed(0)}`).join(', ');
+  process.stdout.write(`  ${figures.pair.name} (median ${figures.attempts} connects)\n    dialler:  ${steps(figures.dialSteps)}\n    listener: ${steps(figures.listenSteps)}\n`);
+}
 for (const figures of results.filter((f) => f.firstError !== undefined)) {
   process.stdout.write(`first failure, ${figures.pair.name}: ${figures.firstError!.slice(0, 400)}\n`);
 }

@@ -70,6 +70,7 @@ export class Reporter {
     this.#emit(
       {
         event: 'connected', transport: path.transport, method: path.method, elapsedMs: path.elapsedMs,
+        ...(path.attempts !== undefined ? { attempts: path.attempts } : {}),
         local: formatAddress(path.local), remote: formatAddress(path.remote), peer: path.peerId, role: path.role, sameNat: path.sameNat,
       },
       `connected to ${JSON.stringify(path.peerId)} over ${path.transport.toUpperCase()} by ${path.method} in ${path.elapsedMs} ms (${formatAddress(path.local)} -> ${formatAddress(path.remote)})`,

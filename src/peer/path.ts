@@ -20,6 +20,14 @@ export interface ConnectionPath {
   remote: TransportAddress;
   /** Both peers are behind the same NAT (the broker saw one public address). */
   sameNat: boolean;
+  /** TCP: connects the punch made, the winning one included (1 when the first SYN made it). */
+  attempts?: number;
+  /**
+   * ms from the same origin as `elapsedMs` to each step: `coordination` (the broker's reply), then
+   * the engine's (TCP: port-ready, mapping-sent, mapping-received, stage-start, first-syn,
+   * tcp-connected, hello-received, verified). For finding where a slow connect spent its time.
+   */
+  timeline?: Readonly<Record<string, number>>;
 }
 
 /**

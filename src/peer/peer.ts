@@ -304,9 +304,10 @@ export class Peer extends EventEmitter<PeerEvents> {
       const coordination = await this.#broker.requestConnect(peerId, {
         transport, relay: relay !== 'never' && relayPath !== undefined, timeoutMs: remaining(), signal: controller.signal,
       });
-      const startAt = performance.now() + coordination.startInMs;
-      const established = await this.#establish(coordination, startAt, remaining(), controller.signal, relay, relayPath);
-      return this.#handOut(established, coordination, performance.now() - startedAt).connection;
+      const coordinatedAt = performance.now();
+      const startAt = coordinatedAt + coordination.startInMs;
+      const established = await this.#establish(coordination, { startAt, origin: startedAt }, remaining(), controller.signal, relay, relayPath);
+      return this.#handOut(established, coordination, startedAt, coordinatedAt).connection;
     } catch (error) {
       throw deadlineError(error, controller.signal, timeoutMs);
     } finally {
@@ -381,7 +382,8 @@ export class Peer extends EventEmitter<PeerEvents> {
   }
 
   #onCoordination(coordination: Coordination): void {
-    const startAt = performance.now() + coordination.startInMs;
+    const coordinatedAt = performance.now();
+    const startAt = coordinatedAt + coordination.startInMs;
     const { peer, connectionId, transport } = coordination;
     if (this.#closed) return;
     if (this.#inProgress.size >= MAX_INCOMING_IN_PROGRESS) {
@@ -393,9 +395,9 @@ export class Peer extends EventEmitter<PeerEvents> {
     const controller = this.#track(undefined, timeoutMs + DEADLINE_GRACE_MS);
     // The dialler chose the relay policy: the broker offers a relay only when it asked for one, and
     // this side then races direct and relay, keeping whichever the dialler selects.
-    this.#establish(coordination, startAt, timeoutMs, controller.signal, 'auto')
+    this.#establish(coordination, { startAt, origin: coordinatedAt }, timeoutMs, controller.signal, 'auto')
       .then((established) => {
-        const { connection, path } = this.#handOut(established, coordination, performance.now() - (startAt - coordination.startInMs));
+        const { connection, path } = this.#handOut(established, coordination, coordinatedAt, coordinatedAt);
         const incoming: IncomingConnection = established.transport === 'tcp'
           ? { transport: 'tcp', socket: connection as net.Socket, path }
           : { transport: 'udp', connection: connection as DatagramConnection, path };
@@ -414,11 +416,11 @@ export class Peer extends EventEmitter<PeerEvents> {
       .finally(() => this.#untrack(controller));
   }
 
-  async #establish(coordination: Coordination, startAt: number, timeoutMs: number, signal: AbortSignal, relay: RelayMode, relayPath = this.#relayPaths[coordination.transport]): Promise<Established> {
+  async #establish(coordination: Coordination, times: { startAt: number; origin: number }, timeoutMs: number, signal: AbortSignal, relay: RelayMode, relayPath = this.#relayPaths[coordination.transport]): Promise<Established> {
     const { transport } = coordination;
     const context: PathContext = {
       coordination,
-      startAt,
+      ...times,
       broker: this.#broker,
       stunServer: { host: this.#settings.server.host, port: this.#settings.server.stunPort },
       profile: this.profile,
@@ -444,7 +446,9 @@ export class Peer extends EventEmitter<PeerEvents> {
     }
   }
 
-  #handOut(established: Established, coordination: Coordination, elapsedMs: number): { connection: net.Socket | DatagramConnection; path: ConnectionPath } {
+  /** `origin`: the connect call or the coordination's arrival; `elapsedMs` and the timeline count from it. */
+  #handOut(established: Established, coordination: Coordination, origin: number, coordinatedAt: number): { connection: net.Socket | DatagramConnection; path: ConnectionPath } {
+    const elapsedMs = performance.now() - origin;
     const connection = established.transport === 'tcp' ? established.socket : established.connection;
     const [local, remote] = established.transport === 'tcp'
       ? [socketAddress(established.socket.localAddress, established.socket.localPort), socketAddress(established.socket.remoteAddress, established.socket.remotePort)]
@@ -459,9 +463,11 @@ export class Peer extends EventEmitter<PeerEvents> {
       local: this.#concreteLocal(local),
       remote,
       sameNat: coordination.sameNat,
+      ...(established.attempts !== undefined ? { attempts: established.attempts } : {}),
+      timeline: { coordination: Math.round((coordinatedAt - origin) * 10) / 10, ...established.timeline },
     };
     recordPath(connection, path);
-    this.#logger.info({ peer: path.peerId, method: path.method, elapsedMs: path.elapsedMs, role: path.role }, 'connected');
+    this.#logger.info({ peer: path.peerId, method: path.method, elapsedMs: path.elapsedMs, role: path.role, attempts: path.attempts, timeline: path.timeline }, 'connected');
     return { connection, path };
   }
 

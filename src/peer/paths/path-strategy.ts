@@ -12,6 +12,8 @@ export interface PathContext {
   coordination: Coordination;
   /** `performance.now()` time of the broker's synchronised start, taken when the coordination arrived. */
   startAt: number;
+  /** `performance.now()` time of the `connect` call (initiator) or of the coordination's arrival (responder). */
+  origin: number;
   broker: BrokerClient;
   stunServer: HostPort;
   profile: NatProfile;
@@ -28,9 +30,15 @@ export interface PathContext {
  * A verified connection to the peer, as one strategy made it. `commit`, when present, tells the
  * peer that the initiator keeps this path (strategies whose responder waits for that choice).
  */
-export type Established =
+export type Established = (
   | { transport: 'tcp'; socket: net.Socket; method: string; commit?: () => void }
-  | { transport: 'udp'; connection: DatagramConnection; method: string; commit?: () => void };
+  | { transport: 'udp'; connection: DatagramConnection; method: string; commit?: () => void }
+) & {
+  /** TCP: connects made (the winning one included). */
+  attempts?: number;
+  /** ms from `origin` to each step of the engine that made the path. */
+  timeline?: Readonly<Record<string, number>>;
+};
 
 /**
  * One way of reaching the peer. Implementations verify the peer (per-connection secret) before

@@ -26,7 +26,8 @@ export const tcpPath: PathStrategy = {
       signaling: signalChannel(context.broker, coordination.connectionId, context.logger),
       stunServer: context.stunServer,
       logger: context.logger,
+      origin: context.origin,
     });
-    return { transport: 'tcp', socket: result.socket, method: result.method };
+    return { transport: 'tcp', socket: result.socket, method: result.method, attempts: result.attempts, timeline: result.timeline };
   },
 };

@@ -22,6 +22,7 @@ import { TcpPunchFailedError, type TcpPunchAttempt } from './errors.js';
 import { selectStream, verifyStream, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './handshake.js';
 import { natViewOf, planTcp, stageOffsets, type PunchRole, type TcpMethod, type TcpNatView, type TcpPlan, type TcpStage } from './planner.js';
 import { ANY_STAGE, SignalInbox, type SignalChannel, type TcpSignal } from './signals.js';
+import { PunchTimeline, type PunchStep } from './timeline.js';
 
 /** @default for `timeoutMs`: long enough for every stage of the longest plan. */
 export const DEFAULT_PUNCH_TIMEOUT_MS = 15_000;
@@ -84,6 +85,8 @@ export interface PunchTcpOptions {
   logger?: Logger;
   /** STUN server (TCP) for fresh mapping probes before prediction. */
   stunServer?: { host: string; port: number };
+  /** `performance.now()` time the result's `timeline` counts from. @default when punchTcp is called */
+  origin?: number;
 }
 
 export interface PunchTcpResult {
@@ -93,6 +96,8 @@ export interface PunchTcpResult {
   attempts: number;
   /** Every stage run, the winning one last. */
   stages: readonly TcpPunchAttempt[];
+  /** ms from `origin` to the first occurrence of each step (also logged at debug level). */
+  timeline: Readonly<Partial<Record<PunchStep, number>>>;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -171,10 +176,12 @@ class TcpPunch {
   #dials = 0;
   #winner: { socket: net.Socket; method: TcpMethod; stage: number } | undefined;
   #onWin: (() => void) | undefined;
+  readonly #timeline: PunchTimeline;
 
   constructor(options: PunchTcpOptions) {
     this.#options = options;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'punch-tcp', connectionId: options.connectionId, role: options.role });
+    this.#timeline = new PunchTimeline(options.origin ?? performance.now(), this.#logger);
     const remoteSrflx = options.remote.candidates.find((candidate) => candidate.kind === 'srflx');
     this.#localView = natViewOf(options.local.profile);
     this.#remoteView = natViewOf(options.remote.profile, remoteSrflx?.address);
@@ -206,6 +213,7 @@ class TcpPunch {
         }
         await sleep(slotStart - performance.now(), overall);
         if (overall.aborted) break;
+        this.#timeline.mark('stage-start');
         await this.#runStage(index, stage, endAt, overall);
       }
       if (!this.#winner && !overall.aborted && this.#verifying.size > 0) await this.#waitForVerifications(overall);
@@ -228,7 +236,7 @@ class TcpPunch {
   #result(winner: { socket: net.Socket; method: TcpMethod; stage: number }): PunchTcpResult {
     winner.socket.setNoDelay(true);
     winner.socket.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS);
-    return { socket: winner.socket, method: winner.method, attempts: this.#dials, stages: this.#attempts };
+    return { socket: winner.socket, method: winner.method, attempts: this.#dials, stages: this.#attempts, timeline: this.#timeline.steps };
   }
 
   #record(attempt: TcpPunchAttempt): void {
@@ -244,13 +252,16 @@ class TcpPunch {
       // An RTT for the settle and half-open timers, measured while waiting for the start; only
       // where one more mapping costs nothing (a sequential NAT would shift its predicted port).
       if (this.#localView.mapping === 'cone') void this.#probe(signal);
+      this.#timeline.mark('port-ready');
       return;
     }
     this.#localPort = await freePort(this.#localAddress);
     // Nobody advertised this port or its mapping: learn the mapping and tell the peer (the peer,
     // called the same way, does likewise; cone NATs keep the mapping for the stages to come).
     const mapping = await this.#probe(signal);
+    this.#timeline.mark('port-ready');
     this.#inbox?.send(ANY_STAGE, 'mapping', { ...mapping, hostAddress: this.#localAddress, hostPort: this.#localPort });
+    this.#timeline.mark('mapping-sent');
   }
 
   async #probe(signal: AbortSignal): Promise<{ address: string; port: number } | undefined> {
@@ -475,7 +486,10 @@ class TcpPunch {
   #announcement(signal: AbortSignal): Promise<TcpSignal | undefined> {
     if (!this.#inbox) return Promise.resolve(undefined);
     // Shared by every stage that asks, so it waits on the whole punch, not on one stage.
-    this.#announced ??= this.#inbox.waitFor(ANY_STAGE, ['mapping'], AbortSignal.any([this.#done.signal, timeoutSignal(PROBE_TIMEOUT_MS)]));
+    this.#announced ??= this.#inbox.waitFor(ANY_STAGE, ['mapping'], AbortSignal.any([this.#done.signal, timeoutSignal(PROBE_TIMEOUT_MS)])).then((announced) => {
+      if (announced) this.#timeline.mark('mapping-received');
+      return announced;
+    });
     return Promise.race([this.#announced, new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }))]);
   }
 
@@ -526,6 +540,7 @@ class TcpPunch {
     return new Promise((resolve) => {
       run.dials++;
       this.#dials++;
+      this.#timeline.mark('first-syn');
       const socket = net.connect({
         host: target.address,
         port: target.port,
@@ -593,6 +608,7 @@ class TcpPunch {
       socket.destroy();
       return;
     }
+    this.#timeline.mark('tcp-connected');
     const verifying = verifyStream(socket, {
       role: this.#options.role,
       connectionId: this.#options.connectionId,
@@ -607,6 +623,7 @@ class TcpPunch {
         }
         if (this.#options.role === 'initiator') selectStream(socket);
         this.#winner = { socket, method: run.method, stage: run.index };
+        this.#timeline.mark('verified');
         this.#done.abort();
         this.#onWin?.();
       },
