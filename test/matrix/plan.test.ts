@@ -42,11 +42,37 @@ test('a random mapper against a sequential or random one has no direct path, in 
   assert.equal(directPathExpected('symmetric', 'port-restricted', 'tcp'), true);
 });
 
+test('a UDP-blocking firewall leaves no UDP path between sites, keeps the LAN, and does not touch TCP', () => {
+  assert.equal(pathExpectation('port-restricted', 'full-cone', 'udp', { udpBlocked: true }), 'none');
+  assert.equal(pathExpectation('none', 'port-restricted', 'udp', { udpBlocked: true }), 'none', 'even towards a public host');
+  assert.equal(pathExpectation('port-restricted', 'port-restricted', 'udp', { udpBlocked: true, sameNat: true }), 'direct');
+  assert.equal(pathExpectation('port-restricted', 'symmetric-seq:1', 'tcp', { udpBlocked: true }), 'direct');
+  assert.equal(pathExpectation('port-restricted', 'symmetric', 'tcp', { udpBlocked: true }), 'birthday');
+});
+
+test('the udp-blocked preset: its sites drop UDP; TCP pairs expect what port-restricted ones do, UDP pairs no path (relay only)', () => {
+  const presets = ['none', 'full-cone', 'port-restricted', 'symmetric', 'symmetric-seq:1', 'udp-blocked'];
+  const plan = planMatrix({ transports: ['tcp', 'udp'], variants: [{ variant: 'plain', presets }] });
+  const blocked = plan.sites.filter((site) => site.firewall?.udp === 'block');
+  assert.deepEqual(blocked.map((site) => site.name), ['uza', 'uzb']);
+  assert.ok(blocked.every((site) => site.nat === 'port-restricted'));
+  const expect = (id: string): string => plan.pairs.find((pair) => pair.id === id)!.expect;
+  for (const other of ['n', 'f', 'p', 's', 'k']) {
+    assert.equal(expect(`tcp-plain-u${other}`), expect(`tcp-plain-p${other}`), `tcp udp-blocked -> ${other}`);
+    assert.equal(expect(`tcp-plain-${other}u`), expect(`tcp-plain-${other}p`), `tcp ${other} -> udp-blocked`);
+    assert.equal(expect(`udp-plain-u${other}`), 'none', `udp udp-blocked -> ${other}`);
+    assert.equal(expect(`udp-plain-${other}u`), 'none', `udp ${other} -> udp-blocked`);
+  }
+  assert.equal(expect('udp-plain-uu'), 'none');
+  assert.equal(expect('udp-plain-usame'), 'direct', 'two hosts behind it still share a LAN');
+  assert.equal(expect('udp-plain-ps'), 'birthday', 'other pairs keep their expectations');
+});
+
 test('the plan holds every ordered pair per transport and variant, with unique ids and distinct sites', () => {
   const plan = planMatrix({ transports: ['tcp', 'udp'], variants: [{ variant: 'plain' }, { variant: 'delay20', presets: ['full-cone', 'symmetric'], sameNat: false }] });
-  assert.equal(plan.pairs.length, 2 * (8 * 8 + 8) + 2 * 4);
+  assert.equal(plan.pairs.length, 2 * (9 * 9 + 9) + 2 * 4);
   assert.equal(new Set(plan.pairs.map((pair) => pair.id)).size, plan.pairs.length);
-  assert.equal(plan.sites.length, 8 * 2 + 2 * 2);
+  assert.equal(plan.sites.length, 9 * 2 + 2 * 2);
   assert.equal(new Set(plan.sites.map((site) => site.name)).size, plan.sites.length);
   assert.ok(plan.sites.filter((site) => site.name.endsWith('da') || site.name.endsWith('db')).every((site) => site.delayMs === 20));
   const ss = plan.pairs.find((pair) => pair.id === 'udp-plain-ss')!;

@@ -35,6 +35,11 @@ export function filtersLeniently(nat: NatBehaviour | null): boolean {
 export interface PairOptions {
   /** Both hosts sit behind the same NAT (the peers find each other's private addresses). */
   sameNat?: boolean;
+  /**
+   * A firewall in front of either side's NAT drops all UDP (lab `firewall: { udp: 'block' }`).
+   * It filters forwarded traffic only, so hosts behind one NAT still reach each other over the LAN.
+   */
+  udpBlocked?: boolean;
 }
 
 const predictable = (mapping: MappingClass): boolean => mapping !== 'random';
@@ -57,10 +62,13 @@ export type PathExpectation = 'direct' | 'birthday' | 'none';
  *   registered for TCP only has no measured filtering (discovery measures it over UDP), so the
  *   TCP engine cannot tell a full cone from a port-restricted one and plays it safe;
  * - a random mapper against a port-filtering cone: birthday;
- * - a random mapper against a sequential or random one: none.
+ * - a random mapper against a sequential or random one: none;
+ * - UDP between different sites when either one drops UDP: none (no datagram leaves or enters
+ *   it, whatever the NATs do); TCP is unaffected by such a firewall.
  */
 export function pathExpectation(a: NatSpec, b: NatSpec, transport: MatrixTransport, options: PairOptions = {}): PathExpectation {
   if (options.sameNat) return 'direct';
+  if (transport === 'udp' && options.udpBlocked) return 'none';
   const [natA, natB] = [resolveNat(a), resolveNat(b)];
   const [mapA, mapB] = [mappingClass(natA), mappingClass(natB)];
   if (mapA === 'public' || mapB === 'public') return 'direct';

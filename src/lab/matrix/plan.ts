@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from '../../errors.js';
 import type { NatSpec } from '../nat.js';
-import type { SiteOptions } from '../topology.js';
+import type { SiteFirewall, SiteOptions } from '../topology.js';
 import { pathExpectation, type MatrixTransport, type PathExpectation } from './expectations.js';
 
 export interface MatrixPreset {
@@ -14,6 +14,8 @@ export interface MatrixPreset {
   /** One letter, the first of the lab site names that carry this preset. */
   letter: string;
   nat: NatSpec;
+  /** A filter in front of the NAT. @default none */
+  firewall?: SiteFirewall;
 }
 
 export const MATRIX_PRESETS: readonly MatrixPreset[] = [
@@ -25,7 +27,12 @@ export const MATRIX_PRESETS: readonly MatrixPreset[] = [
   { key: 'symmetric', letter: 's', nat: 'symmetric' },
   { key: 'symmetric-seq:1', letter: 'k', nat: 'symmetric-seq:1' },
   { key: 'symmetric-seq:2', letter: 'm', nat: 'symmetric-seq:2' },
+  // Issue 7's UDP-blocking site: TCP behaves as behind a port-restricted NAT; UDP has no path
+  // out, so only a relay reached over TCP can carry a UDP session.
+  { key: 'udp-blocked', letter: 'u', nat: 'port-restricted', firewall: { udp: 'block' } },
 ];
+
+const blocksUdp = (preset: MatrixPreset): boolean => preset.firewall?.udp === 'block';
 
 export interface MatrixVariant {
   key: string;
@@ -119,6 +126,7 @@ export function planMatrix(selection: MatrixSelection): MatrixPlan {
       for (const name of names) {
         sites.push({
           name, nat: preset.nat, hosts: HOSTS_PER_SITE,
+          ...(preset.firewall ? { firewall: preset.firewall } : {}),
           ...(variant.delayMs > 0 ? { delayMs: variant.delayMs } : {}),
           ...(variant.lossPercent > 0 ? { lossPercent: variant.lossPercent } : {}),
         });
@@ -128,7 +136,8 @@ export function planMatrix(selection: MatrixSelection): MatrixPlan {
       for (const a of presets) {
         const id = (b: string): string => `${transport}-${variant.key}-${a.letter}${b}`;
         for (const b of presets) {
-          pairs.push({ id: id(b.letter), transport, variant: variant.key, connect: a.key, listen: b.key, sameNat: false, expect: pathExpectation(a.nat, b.nat, transport) });
+          const expect = pathExpectation(a.nat, b.nat, transport, { udpBlocked: blocksUdp(a) || blocksUdp(b) });
+          pairs.push({ id: id(b.letter), transport, variant: variant.key, connect: a.key, listen: b.key, sameNat: false, expect });
         }
         if (chosen.sameNat ?? true) {
           pairs.push({ id: id('same'), transport, variant: variant.key, connect: a.key, listen: SAME_NAT, sameNat: true, expect: 'direct' });
