@@ -17,5 +17,11 @@ export function parseRelayEndpoints(value: unknown): RelayEndpoints {
   ) {
     throw new InvalidArgumentError(`relay endpoints must be { host, tcpPort, udpPort }, got ${JSON.stringify(value)}`);
   }
-  return { host: candidate.host, tcpPort: candidate.tcpPort, udpPort: candidate.udpPort };
+  const endpoints: RelayEndpoints = { host: candidate.host, tcpPort: candidate.tcpPort, udpPort: candidate.udpPort };
+  // Optional: a relay from before UDP-over-TCP attachments does not announce it.
+  if (candidate.datagramTcpPort !== undefined) {
+    if (!isPort(candidate.datagramTcpPort)) throw new InvalidArgumentError(`relay datagramTcpPort must be a port, got ${JSON.stringify(candidate.datagramTcpPort)}`);
+    endpoints.datagramTcpPort = candidate.datagramTcpPort;
+  }
+  return endpoints;
 }

@@ -3,5 +3,8 @@ export { DEFAULT_RELAY_LIMITS, type RelayLimits } from './limits.js';
 export { parseRelayEndpoints } from './endpoints.js';
 export { attachTcp, type AttachTcpOptions } from './relay-client-tcp.js';
 export { attachUdp, RelayUdpChannel, type AttachUdpOptions, type AttachUdpComponents, type RelayUdpChannelEvents } from './relay-client-udp.js';
+export { attachDatagramTcp, RelayTcpDatagramChannel, MAX_QUEUED_SEND_BYTES, type AttachDatagramTcpOptions, type AttachDatagramTcpComponents } from './relay-client-datagram-tcp.js';
+export { attachDatagrams, DEFAULT_UDP_ANSWER_TIMEOUT_MS, type AttachDatagramsOptions, type AttachDatagramsComponents, type RelayDatagramChannel } from './relay-client-datagrams.js';
+export { MAX_DATAGRAM_FRAME_BODY } from './datagram-frames.js';
 export { AttachStatus, RelayAttachError, RelayCapacityError, RelayClosedError } from './errors.js';
 export * from './turn/index.js';

@@ -23,6 +23,11 @@ export interface AttachUdpOptions {
   keepaliveMs?: number;
   /** Path MTU toward the relay; bounds `maxDatagramSize`. @default 1280 */
   pathMtu?: number;
+  /**
+   * Gives up with ERR_RELAY_UDP_UNANSWERED when the relay answered none of the attach datagrams
+   * (not even Waiting) in this time: UDP to the relay is probably blocked. @default no such limit
+   */
+  answerTimeoutMs?: number;
 }
 
 export interface AttachUdpComponents {
@@ -49,6 +54,7 @@ export interface RelayUdpChannelEvents {
  * of the peer layer's DatagramConnection (`remote` is the relay: the peer's address stays hidden).
  */
 export class RelayUdpChannel extends EventEmitter<RelayUdpChannelEvents> {
+  readonly attachment = 'udp' as const;
   readonly relay: { host: string; port: number };
   readonly local: TransportAddress;
   readonly remote: TransportAddress;
@@ -148,8 +154,12 @@ export async function attachUdp(options: AttachUdpOptions, components: AttachUdp
   try {
     await new Promise<void>((resolve, reject) => {
       const retransmit = setInterval(send, options.retransmitMs ?? DEFAULT_RETRANSMIT_MS);
+      const unanswered = options.answerTimeoutMs === undefined ? undefined : setTimeout(() => {
+        done(new RelayAttachError('ERR_RELAY_UDP_UNANSWERED', `the relay answered no UDP attach within ${options.answerTimeoutMs} ms (UDP blocked?)`));
+      }, options.answerTimeoutMs);
       const done = (error?: Error): void => {
         clearInterval(retransmit);
+        clearTimeout(unanswered);
         socket.off('message', onMessage);
         limit.signal.removeEventListener('abort', onAbort);
         if (error) reject(error);
@@ -159,7 +169,9 @@ export async function attachUdp(options: AttachUdpOptions, components: AttachUdp
       const onMessage = (message: Buffer, rinfo: dgram.RemoteInfo): void => {
         if (rinfo.address !== relayAddress || rinfo.port !== options.port) return;
         const parsed = parseUdp(message);
-        if (parsed.type !== UdpType.AttachReply || parsed.status === AttachStatus.Waiting) return;
+        if (parsed.type !== UdpType.AttachReply) return;
+        clearTimeout(unanswered);
+        if (parsed.status === AttachStatus.Waiting) return;
         done(parsed.status === AttachStatus.Ok ? undefined : RelayAttachError.fromStatus(parsed.status));
       };
       function send(): void {
