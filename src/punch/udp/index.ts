@@ -1,4 +1,5 @@
-export { punchUdp, DEFAULT_PUNCH_TIMEOUT_MS, type PunchUdpOptions, type PunchUdpComponents } from './punch.js';
+export { punchUdp } from './punch.js';
+export { DEFAULT_PUNCH_TIMEOUT_MS, type PunchUdpOptions, type PunchUdpComponents } from './options.js';
 export {
   UdpConnection,
   maxDatagramSize,
