@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import { AbortedError, InvalidArgumentError, TimeoutError } from '../errors.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import {
-  DEFAULT_BROKER_PORT, SignalPayload, peerIdProblem, type BrokerMessage, type Candidate, type CandidateAddress,
-  type NatProfileJson, type QueryResult, type RelayInfo, type Role, type Transport, type TransportAddress,
+  DEFAULT_BROKER_PORT, FEATURE_PUNCH_PORT, SignalPayload, peerIdProblem, type BrokerMessage, type Candidate, type CandidateAddress,
+  type NatProfileJson, type PunchPort, type QueryResult, type RelayInfo, type Role, type Transport, type TransportAddress,
 } from './protocol.js';
 import {
   BrokerError, ClientClosedError, DisconnectedError, InvalidIdError, errorFromReply,
@@ -64,6 +64,8 @@ export interface Coordination {
   /** `performance.now()` after which the broker forgets this connection (no more signals). */
   expiresAt: number;
   relay?: RelayInfo;
+  /** TCP, from a broker with the `punch-port` feature: the ready punching ports it held for this side (`own`) and the peer. */
+  punchPorts?: { own?: PunchPort; peer?: PunchPort };
 }
 
 export interface SignalEvent {
@@ -132,6 +134,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   #watchdog: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #punchPort: PunchPort | undefined;
 
   private constructor(options: BrokerClientOptions) {
     super();
@@ -208,6 +211,19 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
         return () => this.off('signal', listener);
       },
     };
+  }
+
+  /**
+   * Tells the broker which TCP port this peer keeps ready to punch from (undefined: none now), so
+   * it hands the port to the peers of later TCP coordinations. Kept across reconnects; ignored by
+   * a broker without the `punch-port` feature. Returns whether the broker takes it.
+   */
+  advertisePunchPort(tcp: PunchPort | undefined): boolean {
+    this.#punchPort = tcp;
+    const link = this.#link;
+    if (!link?.open || !link.features.includes(FEATURE_PUNCH_PORT)) return false;
+    link.send({ type: 'punch-port', tcp: tcp ?? null });
+    return true;
   }
 
   /** Releases a coordination early and tells the broker how it ended (it logs outcomes). */
@@ -312,6 +328,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       if (Date.now() - this.#lastHeardAt > silentLimit) link.destroy(new DisconnectedError('the broker stopped answering heartbeats'));
     }, Math.max(100, link.heartbeatIntervalMs / 2));
     this.#watchdog.unref();
+    if (this.#punchPort && link.features.includes(FEATURE_PUNCH_PORT)) link.send({ type: 'punch-port', tcp: this.#punchPort });
     this.#logger.info({ observed: this.#observed }, 'registered');
   }
 
@@ -468,6 +485,7 @@ function toCoordination(message: Extract<BrokerMessage, { type: 'coordinate' }>)
     rttMs: message.rttMs,
     expiresAt: now + message.expiresInMs,
     ...(message.relay ? { relay: message.relay } : {}),
+    ...(message.punchPorts ? { punchPorts: message.punchPorts } : {}),
   };
 }
 

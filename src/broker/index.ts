@@ -9,7 +9,7 @@ export {
   UnknownConnectionError, VersionError, type MatchReason,
 } from './errors.js';
 export {
-  DEFAULT_BROKER_PORT, MAX_ID_BYTES, PROTOCOL_VERSION, peerIdProblem, type Candidate, type CandidateAddress,
+  DEFAULT_BROKER_PORT, FEATURE_PUNCH_PORT, MAX_ID_BYTES, PROTOCOL_VERSION, peerIdProblem, type Candidate, type CandidateAddress, type PunchPort,
   type NatProfileJson, type PeerInfo, type PeerState, type RelayInfo, type Role, type Transport, type TransportAddress,
 } from './protocol.js';
 export { planStart, RttEstimator, type PathDelay, type StartPlan } from './schedule.js';

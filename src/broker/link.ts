@@ -26,6 +26,8 @@ export class BrokerLink {
   readonly socket: net.Socket;
   readonly heartbeatIntervalMs: number;
   readonly observed: { family: 'IPv4' | 'IPv6'; address: string; port: number };
+  /** Optional protocol parts the broker announced in its welcome. */
+  readonly features: readonly string[];
   onClose: (error: BrokerError | undefined) => void = () => undefined;
   #closeError: BrokerError | undefined;
   #onMessage: MessageHandler | undefined;
@@ -36,6 +38,7 @@ export class BrokerLink {
     this.socket = socket;
     this.heartbeatIntervalMs = welcome.heartbeatIntervalMs;
     this.observed = welcome.observed;
+    this.features = welcome.features ?? [];
   }
 
   /** Connects and says hello; rejects with ERR_CONNECT, ERR_VERSION, ERR_TIMEOUT or ERR_ABORTED. */

@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { TokenBucket } from '../util/token-bucket.js';
 import { wallClock } from '../util/clock.js';
 import { RttEstimator } from './schedule.js';
-import type { Candidate, CandidateAddress, PeerState, Transport, TransportAddress } from './protocol.js';
+import type { Candidate, CandidateAddress, PeerState, PunchPort, Transport, TransportAddress } from './protocol.js';
 import { FrameDecoder } from './framing.js';
 
 /** One TCP connection to the broker, registered or not (XSTUNT's log connection). */
@@ -47,6 +47,8 @@ export class PeerRecord {
   reflexive: Candidate[];
   privateAddresses: CandidateAddress[];
   transports: Transport[];
+  /** The TCP port the peer keeps ready to punch from (feature `punch-port`), while it announces one. */
+  tcpPunchPort: PunchPort | undefined;
   readonly reclaimToken: Buffer;
   readonly registeredAt: number;
   deadAt = 0;
@@ -65,6 +67,7 @@ export class PeerRecord {
     this.reflexive = init.reflexive;
     this.privateAddresses = init.privateAddresses;
     this.transports = init.transports;
+    this.tcpPunchPort = undefined;
     this.reclaimToken = init.reclaimToken;
     this.registeredAt = init.now;
   }

@@ -100,6 +100,8 @@ export class PeerTable {
     record.reflexive = update.reflexive;
     record.privateAddresses = update.message.privateAddresses;
     record.transports = update.message.transports;
+    // The port belonged to the lost connection's network state; the client announces a new one.
+    record.tcpPunchPort = undefined;
     session.peer = record;
     this.#deps.counters.increment('reclaims');
     this.#deps.logger.info({ id: record.id, observed: record.observed }, 'id reclaimed after reconnect');

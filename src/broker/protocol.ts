@@ -7,6 +7,13 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export const PROTOCOL_VERSION = 1;
+/**
+ * Optional parts of version 1 a broker announces in its welcome (a client uses them only then;
+ * an older client ignores the announcement and the fields they add):
+ * - `punch-port`: the `punch-port` message and the coordinate's `punchPorts`.
+ */
+export const FEATURE_PUNCH_PORT = 'punch-port';
+export const BROKER_FEATURES: readonly string[] = [FEATURE_PUNCH_PORT];
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
 export const DEFAULT_BROKER_PORT = 8123;
 
@@ -90,6 +97,13 @@ export const NatProfileJson = boundedJson(z.record(z.string(), z.unknown()), MAX
 export type NatProfileJson = Record<string, unknown>;
 export const SignalPayload = boundedJson(z.unknown(), MAX_SIGNAL_BYTES);
 
+/**
+ * A TCP port a peer keeps ready to punch from: its public mapping (`address`, `port`, learnt by a
+ * TCP STUN probe from it) and the local port itself (`hostPort`, for peers behind the same NAT).
+ */
+export const PunchPort = z.object({ address: IpAddress, port: Port.min(1), hostPort: Port.min(1) });
+export type PunchPort = z.infer<typeof PunchPort>;
+
 // ---- client -> broker --------------------------------------------------------------------
 
 export const Hello = z.object({ type: z.literal('hello'), version: z.number().int(), software: z.string().max(64).optional() });
@@ -118,6 +132,8 @@ export const Done = z.object({
   method: z.string().max(32).optional(),
 });
 export const Deregister = z.object({ type: z.literal('deregister') });
+/** Replaces (or with null withdraws) the ready TCP punching port the broker hands to this peer's partners. */
+export const PunchPortOut = z.object({ type: z.literal('punch-port'), tcp: PunchPort.nullable() });
 export const Query = z.object({
   type: z.literal('query'),
   requestId: RequestId,
@@ -128,7 +144,7 @@ export const Query = z.object({
 });
 
 export const ClientMessage = z.discriminatedUnion('type', [
-  Hello, Register, Ping, Pong, Connect, SignalOut, Done, Deregister, Query,
+  Hello, Register, Ping, Pong, Connect, SignalOut, Done, Deregister, Query, PunchPortOut,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -145,6 +161,8 @@ export const Welcome = z.object({
     maxProfileBytes: z.number().int(),
     maxSignalBytes: z.number().int(),
   }),
+  /** Optional parts of the protocol this broker supports (see BROKER_FEATURES). */
+  features: z.array(z.string().max(32)).max(32).optional(),
 });
 export const Registered = z.object({
   type: z.literal('registered'),
@@ -187,6 +205,12 @@ export const Coordinate = z.object({
   rttMs: z.number().nonnegative(),
   expiresInMs: z.number().int().positive(),
   relay: RelayInfo.optional(),
+  /**
+   * TCP coordinations (feature `punch-port`): the ready punching ports the broker holds, `own` the
+   * receiver's (as its partner was told), `peer` the partner's. Punching from them needs no probe
+   * and no mapping exchange first.
+   */
+  punchPorts: z.object({ own: PunchPort.optional(), peer: PunchPort.optional() }).optional(),
 });
 export const SignalIn = z.object({
   type: z.literal('signal'),

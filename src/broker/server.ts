@@ -5,8 +5,8 @@ import type { z } from 'zod';
 import { Counters } from '../observe/counters.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import {
-  ClientMessage, Connect, MAX_ID_BYTES, MAX_PROFILE_BYTES, MAX_SIGNAL_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
-  type BrokerMessage, type Transport, Query, SignalOut, Done,
+  BROKER_FEATURES, ClientMessage, Connect, MAX_ID_BYTES, MAX_PROFILE_BYTES, MAX_SIGNAL_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
+  type BrokerMessage, type PunchPort, type Transport, Query, SignalOut, Done, PunchPortOut,
 } from './protocol.js';
 import {
   BadMessageError, BrokerError, BusyError, LimitError, MatchError,
@@ -35,6 +35,17 @@ const LISTEN_BACKLOG = 4096;
 /** 96-bit connection ids, 256-bit per-connection secrets. */
 const CONNECTION_ID_BYTES = 12;
 const SECRET_BYTES = 32;
+
+/** The coordinate's `punchPorts` for `receiver`: only for TCP, only the ports the broker holds. */
+function punchPortsFor(transport: Transport, receiver: PeerRecord, partner: PeerRecord): { punchPorts?: { own?: PunchPort; peer?: PunchPort } } {
+  if (transport !== 'tcp' || (receiver.tcpPunchPort === undefined && partner.tcpPunchPort === undefined)) return {};
+  return {
+    punchPorts: {
+      ...(receiver.tcpPunchPort ? { own: receiver.tcpPunchPort } : {}),
+      ...(partner.tcpPunchPort ? { peer: partner.tcpPunchPort } : {}),
+    },
+  };
+}
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const server = new BrokerServer(options);
@@ -213,6 +224,9 @@ class BrokerServer implements Broker {
       case 'query':
         this.#onQuery(session, message);
         return;
+      case 'punch-port':
+        this.#onPunchPort(session, message);
+        return;
     }
   }
 
@@ -241,6 +255,7 @@ class BrokerServer implements Broker {
         maxProfileBytes: MAX_PROFILE_BYTES,
         maxSignalBytes: MAX_SIGNAL_BYTES,
       },
+      features: [...BROKER_FEATURES],
     });
   }
 
@@ -323,11 +338,13 @@ class BrokerServer implements Broker {
       type: 'coordinate', ...common, role: 'responder', peer: peerView(initiator), candidates: candidatesOf(initiator, sameNat),
       startInMs: plan.responderStartInMs, rttMs: pathDelay(responder).rttMs,
       ...(relay ? { relay: { id: relay.id, token: relay.tokens[1], endpoints: relay.endpoints } } : {}),
+      ...punchPortsFor(coordination.transport, responder, initiator),
     }, initiator.profileJson);
     this.#send(session, {
       type: 'coordinate', ...common, requestId: message.requestId, role: 'initiator', peer: peerView(responder),
       candidates: candidatesOf(responder, sameNat), startInMs: plan.initiatorStartInMs, rttMs: pathDelay(initiator).rttMs,
       ...(relay ? { relay: { id: relay.id, token: relay.tokens[0], endpoints: relay.endpoints } } : {}),
+      ...punchPortsFor(coordination.transport, initiator, responder),
     }, responder.profileJson);
     this.counters.increment('coordinations');
     this.#logger.info({
@@ -369,6 +386,11 @@ class BrokerServer implements Broker {
       connectionId: coordination.id, reporter: session.peer?.id, initiator: coordination.initiator.id,
       responder: coordination.responder.id, outcome: message.outcome, method: message.method,
     }, 'connection outcome');
+  }
+
+  #onPunchPort(session: Session, message: z.infer<typeof PunchPortOut>): void {
+    if (!session.peer) return this.#send(session, errorReply(new NotRegisteredError()));
+    session.peer.tcpPunchPort = message.tcp ?? undefined;
   }
 
   #onQuery(session: Session, message: z.infer<typeof Query>): void {

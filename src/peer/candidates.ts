@@ -1,5 +1,5 @@
 import { interfaceAddresses } from '../discovery/local-address.js';
-import type { Candidate as BrokerCandidate } from '../broker/index.js';
+import type { Candidate as BrokerCandidate, PunchPort } from '../broker/index.js';
 import { normalizeCandidates, type Candidate } from '../punch/candidates.js';
 
 /**
@@ -15,6 +15,20 @@ export function punchCandidates(candidates: readonly BrokerCandidate[]): Candida
     if (candidate.source !== 'private' || candidate.port === undefined || candidate.port <= 0) continue;
     converted.push({ kind: 'host', address: candidate.address, port: candidate.port });
   }
+  return normalizeCandidates(converted);
+}
+
+/**
+ * TCP: with the peer's ready punching port from the broker, its public mapping is an srflx
+ * candidate and its private addresses (sent behind the same NAT only) carry the port itself.
+ */
+export function tcpPunchCandidates(candidates: readonly BrokerCandidate[], peerPort: PunchPort | undefined): Candidate[] {
+  if (peerPort === undefined) return punchCandidates(candidates);
+  const converted: Candidate[] = [];
+  for (const candidate of candidates) {
+    if (candidate.source === 'private') converted.push({ kind: 'host', address: candidate.address, port: peerPort.hostPort });
+  }
+  converted.push({ kind: 'srflx', address: peerPort.address, port: peerPort.port });
   return normalizeCandidates(converted);
 }
 

@@ -24,6 +24,8 @@ import { tcpPath } from './paths/tcp-path.js';
 import { udpPath } from './paths/udp-path.js';
 import { toServerAddress, type ServerAddress } from './server-address.js';
 import { UdpSocketPool } from './udp-socket-pool.js';
+import { TcpPunchPortKeeper } from './tcp-punch-port.js';
+import { natViewOf } from '../punch/tcp/index.js';
 
 /** @default of `connectTimeoutMs`: the broker exchange plus the longest punch plan (TCP, 15 s). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
@@ -38,6 +40,20 @@ const DEFAULT_RELAY_PATHS: Partial<Record<Transport, PathStrategy>> = { tcp: rel
 const MAX_PRIVATE_ADDRESSES = 8;
 /** The outer guard fires this long after the punch deadline, in case an engine overruns it. */
 const DEADLINE_GRACE_MS = 1_000;
+
+/**
+ * A ready TCP punching port helps where its mapping holds for any destination: no NAT, or an
+ * endpoint-independent (cone) one. Sequential and random NATs map per destination; they keep
+ * probing a fresh port per connection (prediction needs that fresh mapping anyway).
+ */
+function keepsTcpPort(profile: NatProfile, transports: Transport[]): boolean {
+  return transports.includes('tcp') && profile.tcp?.reachable === true && natViewOf(profile).mapping === 'cone';
+}
+
+/** The local address TCP punching binds to (the engine's choice for this profile). */
+function tcpLocalAddress(profile: NatProfile): string {
+  return profile.tcp?.local?.address ?? profile.local.address ?? '0.0.0.0';
+}
 
 export interface PeerRegisterOptions {
   /** `ntcp server`'s address: 'HOST' (ports 8123 and 3478), 'HOST:BROKER_PORT', or an object. */
@@ -179,13 +195,14 @@ export class Peer extends EventEmitter<PeerEvents> {
   readonly #udpSockets: UdpSocketPool;
   readonly #logger: Logger;
   readonly #relayPaths: Partial<Record<Transport, PathStrategy>>;
+  readonly #tcpPorts: TcpPunchPortKeeper | undefined;
   /** Attempts in progress, with the function that stops their deadline guard. */
   readonly #inProgress = new Map<AbortController, () => void>();
   #closed = false;
 
   private constructor(parts: {
     id: string; profile: NatProfile; settings: Settings; broker: BrokerClient; udpSockets: UdpSocketPool; logger: Logger;
-    relayPaths: Partial<Record<Transport, PathStrategy>>;
+    relayPaths: Partial<Record<Transport, PathStrategy>>; tcpPorts: TcpPunchPortKeeper | undefined;
   }) {
     super();
     this.id = parts.id;
@@ -195,6 +212,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.#udpSockets = parts.udpSockets;
     this.#logger = parts.logger;
     this.#relayPaths = parts.relayPaths;
+    this.#tcpPorts = parts.tcpPorts;
     this.#broker.on('coordination', (coordination) => this.#onCoordination(coordination));
     this.#broker.on('disconnected', (event) => this.emit('disconnected', event));
     this.#broker.on('registered', ({ reclaimed, observed }) => {
@@ -234,6 +252,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     const udpSockets = new UdpSocketPool({
       stunServer, logger, ...(components.bindUdpSocket ? { bindSocket: components.bindUdpSocket } : {}),
     });
+    let tcpPorts: TcpPunchPortKeeper | undefined;
     try {
       // 1. Probe the NAT and bind the first UDP socket at once: both talk to the STUN server.
       const [profile] = await Promise.all([
@@ -246,8 +265,14 @@ export class Peer extends EventEmitter<PeerEvents> {
           return undefined;
         }) : undefined,
       ]);
-      // 2. Register the id with the profile and the addresses a peer behind the same NAT can use.
-      const broker = await BrokerClient.connect({
+      // 2. Register the id with the profile and the addresses a peer behind the same NAT can use,
+      //    and (after discovery: its probe would disturb a sequential NAT's measurement) arm the
+      //    TCP port connections punch from, advertised once registered.
+      const advertiseTo: { broker?: BrokerClient } = {};
+      tcpPorts = keepsTcpPort(profile, transports)
+        ? new TcpPunchPortKeeper({ stunServer, localAddress: tcpLocalAddress(profile), logger, advertise: (port) => advertiseTo.broker?.advertisePunchPort(port) })
+        : undefined;
+      const [broker] = await Promise.all([BrokerClient.connect({
         ...options.broker,
         host: server.host,
         port: server.brokerPort,
@@ -257,10 +282,16 @@ export class Peer extends EventEmitter<PeerEvents> {
         transports,
         logger,
         ...(options.signal ? { signal: options.signal } : {}),
+      }), tcpPorts?.rearm()]);
+      advertiseTo.broker = broker;
+      const ready = tcpPorts?.current;
+      if (ready) broker.advertisePunchPort({ address: ready.mapped.address, port: ready.mapped.port, hostPort: ready.port });
+      logger.info({ observed: broker.observed, udp: profile.udp?.rfc3489Type, tcp: profile.tcp?.kind, tcpPunchPort: ready?.port }, 'registered');
+      return new Peer({
+        id: options.id, profile, settings, broker, udpSockets, logger, relayPaths: { ...(components.relayPaths ?? turnRelayPaths ?? DEFAULT_RELAY_PATHS) }, tcpPorts,
       });
-      logger.info({ observed: broker.observed, udp: profile.udp?.rfc3489Type, tcp: profile.tcp?.kind }, 'registered');
-      return new Peer({ id: options.id, profile, settings, broker, udpSockets, logger, relayPaths: { ...(components.relayPaths ?? turnRelayPaths ?? DEFAULT_RELAY_PATHS) } });
     } catch (error) {
+      tcpPorts?.close();
       await udpSockets.close();
       throw error;
     }
@@ -375,6 +406,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     if (this.#closed) return;
     this.#closed = true;
     for (const controller of this.#inProgress.keys()) controller.abort(new PeerClosedError());
+    this.#tcpPorts?.close();
     await this.#broker.close();
     await this.#udpSockets.close();
     if (error) this.#logger.error({ err: error }, 'the broker refused this peer for good');
@@ -426,6 +458,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       profile: this.profile,
       hostAddresses: this.#settings.hostAddresses,
       udpSockets: this.#udpSockets,
+      ...(this.#tcpPorts ? { tcpPorts: this.#tcpPorts } : {}),
       ...(this.#settings.udpConnection ? { udpConnection: this.#settings.udpConnection } : {}),
       timeoutMs,
       signal,

@@ -6,6 +6,7 @@ import type { HostPort } from '../../stun/index.js';
 import type { UdpConnectionOptions } from '../../punch/udp/index.js';
 import type { DatagramConnection } from '../path.js';
 import type { UdpSocketPool } from '../udp-socket-pool.js';
+import type { TcpPunchPortKeeper } from '../tcp-punch-port.js';
 
 /** Everything a path strategy may use for one coordination. */
 export interface PathContext {
@@ -20,6 +21,8 @@ export interface PathContext {
   /** This host's addresses offered to a peer behind the same NAT. */
   hostAddresses: readonly string[];
   udpSockets: UdpSocketPool;
+  /** The ready TCP punching port (only behind no NAT or a cone NAT). */
+  tcpPorts?: TcpPunchPortKeeper;
   udpConnection?: UdpConnectionOptions;
   timeoutMs: number;
   signal: AbortSignal;

@@ -1,25 +1,34 @@
 import { punchTcp } from '../../punch/tcp/index.js';
-import { punchCandidates } from '../candidates.js';
+import { tcpPunchCandidates } from '../candidates.js';
 import { remoteProfile } from '../remote-profile.js';
 import { signalChannel } from '../signal-channel.js';
 import type { Established, PathContext, PathStrategy } from './path-strategy.js';
 
 /**
- * Direct TCP: the TCP punch engine takes a fresh port (probing its mapping), runs the stages the
- * planner picks for the two profiles (direct, LAN, simultaneous open, STUNT #2, prediction) and
- * resolves with a stream that passed the per-connection handshake.
+ * Direct TCP: the TCP punch engine runs the stages the planner picks for the two profiles
+ * (direct, LAN, simultaneous open, STUNT #2, prediction) and resolves with a stream that passed
+ * the per-connection handshake. A side whose ready punching port the broker handed out punches
+ * from it (its mapping is known to both); a side without one takes a fresh port, probes its
+ * mapping and announces it through signaling first.
  */
 export const tcpPath: PathStrategy = {
   name: 'tcp',
   async establish(context: PathContext): Promise<Established> {
     const { coordination } = context;
     const profile = remoteProfile(coordination.peer.profile);
+    const own = coordination.punchPorts?.own;
+    const peerPort = coordination.punchPorts?.peer;
+    const ready = own ? context.tcpPorts?.use(own.hostPort) : undefined;
     const result = await punchTcp({
       role: coordination.role,
       connectionId: coordination.connectionId,
       secret: coordination.secret,
-      local: { profile: context.profile },
-      remote: { candidates: punchCandidates(coordination.candidates), ...(profile ? { profile } : {}) },
+      local: {
+        profile: context.profile,
+        ...(own ? { port: own.hostPort, mapped: { address: own.address, port: own.port } } : {}),
+        ...(ready ? { address: ready.localAddress, rttMs: ready.rttMs } : {}),
+      },
+      remote: { candidates: tcpPunchCandidates(coordination.candidates, peerPort), announcesPort: peerPort === undefined, ...(profile ? { profile } : {}) },
       startAt: context.startAt,
       signal: context.signal,
       timeoutMs: context.timeoutMs,

@@ -23,6 +23,7 @@ import { selectStream, verifyStream, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './hand
 import { natViewOf, planTcp, stageOffsets, type PunchRole, type TcpMethod, type TcpNatView, type TcpPlan, type TcpStage } from './planner.js';
 import { ANY_STAGE, SignalInbox, type SignalChannel, type TcpSignal } from './signals.js';
 import { PunchTimeline, type PunchStep } from './timeline.js';
+import { freePort } from './ready-port.js';
 
 /** @default for `timeoutMs`: long enough for every stage of the longest plan. */
 export const DEFAULT_PUNCH_TIMEOUT_MS = 15_000;
@@ -72,9 +73,18 @@ export interface PunchTcpOptions {
   connectionId: string;
   /** The broker's per-connection secret; both sides prove they know it. At least 16 bytes. */
   secret: Buffer;
-  /** The local port whose mapping was advertised; without it a fresh port is taken (and probed when a STUN server is given). */
-  local: { profile?: NatProfile; port?: number; address?: string };
-  remote: { candidates: Candidate[]; profile?: NatProfile };
+  /**
+   * `port`: the local port whose mapping was advertised; without it a fresh port is taken (and
+   * probed when a STUN server is given). `mapped`: that port's public mapping, announced to a peer
+   * that waits for one. `rttMs`: a known round trip (to the STUN server) for the settle and
+   * half-open timers, instead of measuring one from the port.
+   */
+  local: { profile?: NatProfile; port?: number; address?: string; mapped?: { address: string; port: number }; rttMs?: number };
+  /**
+   * `announcesPort`: the peer punches from a fresh port and announces it (with its mapping) through
+   * signaling, so the candidates' ports are not the ones to dial. @default true when `local.port` is absent
+   */
+  remote: { candidates: Candidate[]; profile?: NatProfile; announcesPort?: boolean };
   /** Broker-synchronised start, a `performance.now()` time on this host (as the broker client gives it). */
   startAt: number;
   signal?: AbortSignal;
@@ -124,17 +134,6 @@ async function sleepPrecisely(at: number, signal: AbortSignal): Promise<void> {
   while (!signal.aborted && performance.now() < at) {
     // Spinning: a timer would fire up to a millisecond late.
   }
-}
-
-function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ port: 0, host: address }, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function endpointKey(endpoint: TcpEndpoint): string {
@@ -249,10 +248,14 @@ class TcpPunch {
     this.#localAddress = this.#options.local.address ?? profile?.tcp?.local?.address ?? profile?.local.address ?? '0.0.0.0';
     if (this.#options.local.port !== undefined) {
       this.#localPort = this.#options.local.port;
+      this.#probeRttMs = this.#options.local.rttMs;
       // An RTT for the settle and half-open timers, measured while waiting for the start; only
       // where one more mapping costs nothing (a sequential NAT would shift its predicted port).
-      if (this.#localView.mapping === 'cone') void this.#probe(signal);
+      if (this.#probeRttMs === undefined && this.#localView.mapping === 'cone') void this.#probe(signal);
       this.#timeline.mark('port-ready');
+      // A peer that did not get this port from the broker (an older one) waits for it.
+      const mapped = this.#options.local.mapped;
+      if (mapped) this.#inbox?.send(ANY_STAGE, 'mapping', { ...mapped, hostAddress: this.#localAddress, hostPort: this.#localPort });
       return;
     }
     this.#localPort = await freePort(this.#localAddress);
@@ -480,8 +483,8 @@ class TcpPunch {
   }
 
   /**
-   * When ports were not advertised through the broker (no `local.port`), both engines announce
-   * the fresh port they punch from and its mapping; that announcement replaces the candidates.
+   * A peer whose port was not advertised through the broker announces the fresh port it punches
+   * from and its mapping; that announcement replaces the candidates.
    */
   #announcement(signal: AbortSignal): Promise<TcpSignal | undefined> {
     if (!this.#inbox) return Promise.resolve(undefined);
@@ -493,8 +496,13 @@ class TcpPunch {
     return Promise.race([this.#announced, new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }))]);
   }
 
+  /** The peer's candidates do not carry the port it punches from: wait for its announcement. */
+  #remoteAnnounces(): boolean {
+    return this.#options.remote.announcesPort ?? this.#options.local.port === undefined;
+  }
+
   async #hostTargets(signal: AbortSignal): Promise<TcpEndpoint[]> {
-    const announced = this.#options.local.port === undefined ? await this.#announcement(signal) : undefined;
+    const announced = this.#remoteAnnounces() ? await this.#announcement(signal) : undefined;
     const hosts = normalizeCandidates(this.#options.remote.candidates)
       .filter((candidate) => candidate.kind === 'host')
       .map(({ address, port }) => ({ address, port: announced?.hostPort ?? port }));
@@ -508,7 +516,7 @@ class TcpPunch {
     let publicOnes = candidates.filter((candidate) => candidate.kind === 'srflx').map(({ address, port }) => ({ address, port }));
     // normalizeCandidates keeps the host candidate when it equals the srflx one (no NAT).
     if (publicOnes.length === 0 && this.#remoteView.public) publicOnes = await this.#hostTargets(run.signal);
-    if (this.#options.local.port === undefined || publicOnes.length === 0) {
+    if (this.#remoteAnnounces() || publicOnes.length === 0) {
       const announced = await this.#announcement(run.signal);
       if (announced?.address !== undefined && announced.port !== undefined) publicOnes = [{ address: announced.address, port: announced.port }];
     }
