@@ -64,3 +64,13 @@ export class RelayClosedError extends NtcpError {
     super('ERR_RELAY_CLOSED', message, options);
   }
 }
+
+/**
+ * The kernel splice engine cannot be used: the addon is not built or did not load (when it was
+ * asked for), or it could not take over one session's sockets (that session then uses the JS engine).
+ */
+export class RelaySpliceError extends NtcpError {
+  constructor(message: string, options?: { cause?: unknown; code?: 'ERR_RELAY_SPLICE' | 'ERR_RELAY_SPLICE_UNAVAILABLE' }) {
+    super(options?.code ?? 'ERR_RELAY_SPLICE', message, options);
+  }
+}

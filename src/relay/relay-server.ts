@@ -96,8 +96,10 @@ export class Relay implements RelayRegistry {
   constructor(parts: {
     endpoints: RelayEndpoints; counters: Counters; limits: RelayLimits; table: SessionTable;
     tcp: TcpRelay | undefined; udp: UdpRelay | undefined; datagramTcp: DatagramTcpRelay | undefined; logger: Logger;
+    spliceEngine: 'kernel' | 'js' | undefined;
   }) {
     this.endpoints = parts.endpoints;
+    this.spliceEngine = parts.spliceEngine;
     this.counters = parts.counters;
     this.limits = parts.limits;
     this.#table = parts.table;
@@ -173,7 +175,11 @@ export async function startRelay(options: RelayOptions = {}, components: RelayCo
     const datagramTcpPort = datagramTcp ? await listenDatagramTcp(datagramTcp, host, options.datagramTcpPort, requestedTcpPort, logger) : 0;
     const publicHost = options.publicHost ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
     logger.info({ event: 'listening', host, tcpPort, udpPort, datagramTcpPort }, 'relay listening');
-    return new Relay({ endpoints: { host: publicHost, tcpPort, udpPort, datagramTcpPort }, counters, limits, table, tcp, udp, datagramTcp, logger });
+    if (splice) logger.info({ event: 'splice-engine', engine: splice.engine.name, reason: splice.reason }, `relay TCP splice: ${splice.engine.name} (${splice.reason})`);
+    return new Relay({
+      endpoints: { host: publicHost, tcpPort, udpPort, datagramTcpPort }, counters, limits, table, tcp, udp, datagramTcp, logger,
+      spliceEngine: splice?.engine.name,
+    });
   } catch (error) {
     await Promise.allSettled([tcp?.close(), udp?.close(), datagramTcp?.close()]);
     throw error;

@@ -1,9 +1,8 @@
 import net from 'node:net';
 import { AttachStatus } from './errors.js';
 import { encodeTcpReply, parseTcpAttach, TCP_ATTACH_HEADER_LENGTH, MAX_TOKEN_LENGTH } from './attach-protocol.js';
-import type { EndReason, RelaySession, Side } from './session-table.js';
-import { splice } from './splice.js';
-import { TokenBucket } from '../util/token-bucket.js';
+import type { EndReason, RelaySession } from './session-table.js';
+import { jsSpliceEngine, type SpliceEngine, type SpliceHandle } from './splice.js';
 import type { RelayDeps } from './relay-deps.js';
 
 const MAX_ATTACH_FRAME = TCP_ATTACH_HEADER_LENGTH + MAX_TOKEN_LENGTH;
@@ -19,6 +18,8 @@ interface TcpLink {
   /** Removes the listeners a waiting peer's socket has before it is spliced. */
   detach: [(() => void) | undefined, (() => void) | undefined];
   spliced: boolean;
+  /** Ends the splice (both peers) when the session ends from outside: idle, relay closed. */
+  splice: SpliceHandle | undefined;
 }
 
 /** The relay's TCP side: attach handshakes, pairing, and splicing the two peers' sockets. */
@@ -27,9 +28,14 @@ export class TcpRelay {
   readonly #deps: RelayDeps;
   readonly #handshakes = new Set<net.Socket>();
   readonly #sockets = new Set<net.Socket>();
+  readonly #engine: SpliceEngine;
+  /** Used for a session the kernel engine could not take over. */
+  readonly #fallback: SpliceEngine;
 
-  constructor(deps: RelayDeps) {
+  constructor(deps: RelayDeps, engine: SpliceEngine = jsSpliceEngine(deps.clock)) {
     this.#deps = deps;
+    this.#engine = engine;
+    this.#fallback = engine.name === 'js' ? engine : jsSpliceEngine(deps.clock);
     this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.#accept(socket));
     this.#server.on('error', (error) => deps.logger.error({ event: 'tcp-server-error', err: error }, 'relay TCP server error'));
     deps.table.onTransportEnd('tcp', (session, reason) => this.#release(session as RelaySession<TcpLink>, reason));
@@ -109,7 +115,7 @@ export class TcpRelay {
       return;
     }
     const session = claim.session as RelaySession<TcpLink>;
-    session.link ??= { sockets: [undefined, undefined], early: [undefined, undefined], detach: [undefined, undefined], spliced: false };
+    session.link ??= { sockets: [undefined, undefined], early: [undefined, undefined], detach: [undefined, undefined], spliced: false, splice: undefined };
     session.link.sockets[claim.side] = socket;
     session.link.early[claim.side] = early;
     counters.increment('attach_ok');
@@ -146,37 +152,43 @@ export class TcpRelay {
     link.spliced = true;
     for (const detach of link.detach) detach?.();
     const ok = encodeTcpReply(AttachStatus.Ok);
-    for (const side of [0, 1] as Side[]) {
-      sockets[side].setKeepAlive(true, KEEPALIVE_DELAY_MS);
-      sockets[side].write(ok);
-    }
-    for (const side of [0, 1] as Side[]) {
-      const early = link.early[side];
-      if (early) sockets[side === 0 ? 1 : 0].write(early);
-    }
-    const bucket = (): TokenBucket => new TokenBucket(limits.bytesPerSecond, limits.burstBytes, clock);
-    logger.info({ event: 'session-active', transport: 'tcp', session: session.id }, 'relay session active');
-    splice(sockets, [bucket(), bucket()], {
-      onBytes: (bytes) => {
+    // Each peer first gets the reply, then what the other sent early: bytes held since its attach
+    // and any still in Node's read buffer (taken out here, so an engine that reads the socket
+    // itself loses none).
+    const heads = ([1, 0] as const).map((from) => Buffer.concat([ok, link.early[from] ?? Buffer.alloc(0), ...takeBuffered(sockets[from])])) as [Buffer, Buffer];
+    for (const socket of sockets) socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    const rate = { bytesPerSecond: limits.bytesPerSecond, burstBytes: limits.burstBytes };
+    const hooks = {
+      onBytes: (bytes: number) => {
         session.lastActivity = clock.now();
         counters.increment('tcp_bytes_relayed', bytes);
       },
-      onClosed: (outcome, error) => {
+      onClosed: (outcome: 'closed' | 'vanished', error?: Error) => {
         if (outcome === 'vanished') counters.increment('tcp_peers_vanished');
         logger.debug({ event: 'splice-closed', session: session.id, outcome, err: error?.message }, 'relay splice closed');
         table.end(session, outcome);
       },
-    });
+    };
+    try {
+      link.splice = this.#engine.splice(sockets, heads, rate, hooks);
+    } catch (error) {
+      counters.increment('tcp_splice_fallbacks');
+      logger.warn({ event: 'splice-fallback', session: session.id, engine: this.#engine.name, err: error }, 'relay session uses the JS splice');
+      link.splice = this.#fallback.splice(sockets, heads, rate, hooks);
+    }
+    logger.info({ event: 'session-active', transport: 'tcp', session: session.id }, 'relay session active');
   }
 
   #release(session: RelaySession<TcpLink>, reason: EndReason): void {
     const link = session.link;
     if (!link) return;
     const status = reason === 'peer-timeout' ? AttachStatus.PeerTimeout : AttachStatus.SessionClosed;
+    if (link.spliced) {
+      link.splice?.abort();
+      return;
+    }
     for (const socket of link.sockets) {
-      if (!socket || socket.destroyed) continue;
-      if (link.spliced) socket.destroy();
-      else this.#refuse(socket, status);
+      if (socket && !socket.destroyed) this.#refuse(socket, status);
     }
   }
 
@@ -189,4 +201,11 @@ export class TcpRelay {
     socket.resume();
     socket.setTimeout(this.#deps.limits.handshakeTimeoutMs, () => socket.destroy());
   }
+}
+
+/** Empties a paused socket's read buffer (bytes Node read but nobody consumed yet). */
+function takeBuffered(socket: net.Socket): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) chunks.push(chunk);
+  return chunks;
 }
