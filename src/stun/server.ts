@@ -1,4 +1,4 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import net from 'node:net';
 import {
   attribute,
@@ -10,15 +10,19 @@ import {
   type TransportAddress,
 } from '../codec/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import { Counters } from '../observe/counters.js';
+import type { Counters } from '../observe/counters.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import { familyOf, formatAddress, transportAddress } from './addresses.js';
 import { BindingHandler, type BindingDecision, type EndpointIndex } from './binding-handler.js';
 import { CoarseClock, systemClock, type Clock } from './clock.js';
-import { StunFramingError } from './errors.js';
 import { BindingFastPath } from './fast-path.js';
-import { DEFAULT_MAX_FRAME_BYTES, StunFrameDecoder } from './framing.js';
+import { DEFAULT_MAX_FRAME_BYTES } from './framing.js';
 import { RateLimiter } from './rate-limiter.js';
+import { StunServerCounters, type StunServerCounter } from './server-counters.js';
+import { bindUdp, endpointIndexes, listenTcp, slot } from './server-endpoints.js';
+import { StunTcpConnections } from './tcp-connections.js';
+
+export type { StunServerCounter } from './server-counters.js';
 
 export const DEFAULT_STUN_PORT = 3478;
 export const DEFAULT_STUN_ALT_PORT = 3479;
@@ -69,12 +73,6 @@ export interface StunServerOptions {
   shareAcrossWorkers?: boolean;
 }
 
-export type StunServerCounter =
-  | 'udp.received' | 'udp.responses' | 'udp.send-errors'
-  | 'tcp.received' | 'tcp.responses' | 'tcp.connections' | 'tcp.rejected' | 'tcp.idle-timeouts' | 'tcp.framing-errors'
-  | 'dropped.garbage' | 'dropped.not-request' | 'dropped.legacy-not-binding' | 'dropped.rate-limited'
-  | 'errors.400' | 'errors.401' | 'errors.420';
-
 export interface StunServerEndpoints {
   /** Up to four each: [primary ip/primary port, primary/alt port, alt ip/primary port, alt/alt]. */
   udp: TransportAddress[];
@@ -96,74 +94,14 @@ export interface StunServer {
 
 const PORT_PICK_ATTEMPTS = 8;
 
-/** Counters whose two per-datagram entries are plain fields: a Map update per packet is measurable. */
-class StunServerCounters extends Counters<StunServerCounter> {
-  udpReceived = 0;
-  udpResponses = 0;
-
-  override increment(name: StunServerCounter, by = 1): void {
-    if (name === 'udp.received') this.udpReceived += by;
-    else if (name === 'udp.responses') this.udpResponses += by;
-    else super.increment(name, by);
-  }
-
-  override get(name: StunServerCounter): number {
-    if (name === 'udp.received') return this.udpReceived;
-    if (name === 'udp.responses') return this.udpResponses;
-    return super.get(name);
-  }
-
-  override snapshot(): Record<string, number> {
-    const hot: Record<string, number> = {};
-    if (this.udpReceived > 0) hot['udp.received'] = this.udpReceived;
-    if (this.udpResponses > 0) hot['udp.responses'] = this.udpResponses;
-    return { ...hot, ...super.snapshot() };
-  }
-}
-
-function endpointIndexes(addressCount: number): EndpointIndex[] {
-  const indexes: EndpointIndex[] = [];
-  for (let ip = 0; ip < addressCount; ip++) for (const port of [0, 1] as const) indexes.push({ ip: ip as 0 | 1, port });
-  return indexes;
-}
-
-function slot(index: EndpointIndex): number {
-  return index.ip * 2 + index.port;
-}
-
-function bindUdp(address: string, port: number, exclusive: boolean): Promise<dgram.Socket> {
-  const socket = dgram.createSocket({ type: familyOf(address) === 'IPv6' ? 'udp6' : 'udp4', ipv6Only: familyOf(address) === 'IPv6' });
-  return new Promise((resolve, reject) => {
-    socket.once('error', (error) => {
-      socket.close();
-      reject(error);
-    });
-    socket.bind({ address, port, exclusive }, () => {
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-  });
-}
-
-function listenTcp(server: net.Server, address: string, port: number, exclusive: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: address, port, exclusive, ipv6Only: familyOf(address) === 'IPv6' }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
 class StunServerImpl implements StunServer {
   readonly counters = new StunServerCounters();
   readonly #udp: Array<dgram.Socket | undefined> = [];
   readonly #tcp: net.Server[] = [];
-  readonly #connections = new Set<net.Socket>();
+  readonly #connections: StunTcpConnections;
   readonly #limiter: RateLimiter | undefined;
   readonly #clock: CoarseClock | undefined;
   readonly #logger: Logger;
-  readonly #limits: Required<Pick<StunServerLimits, 'maxTcpConnections' | 'tcpIdleTimeoutMs' | 'maxFrameBytes' | 'maxTcpWriteQueueBytes'>>;
   #handler!: BindingHandler;
   #fastPath!: BindingFastPath;
   #endpoints!: StunServerEndpoints;
@@ -181,12 +119,13 @@ class StunServerImpl implements StunServer {
       this.#clock = new CoarseClock(options.clock ?? systemClock);
       this.#limiter = new RateLimiter({ ratePerSecond: rate, burst: limits.rateBurst, maxSources: limits.maxTrackedSources }, this.#clock);
     }
-    this.#limits = {
+    const tcpLimits = {
       maxTcpConnections: limits.maxTcpConnections ?? 1024,
       tcpIdleTimeoutMs: limits.tcpIdleTimeoutMs ?? 30_000,
       maxFrameBytes: limits.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       maxTcpWriteQueueBytes: limits.maxTcpWriteQueueBytes ?? 65_536,
     };
+    this.#connections = new StunTcpConnections(tcpLimits, this.counters, this.#logger, (frame, source, at) => this.#onFrame(frame, source, at));
   }
 
   get endpoints(): StunServerEndpoints {
@@ -250,7 +189,7 @@ class StunServerImpl implements StunServer {
         udp.push(transportAddress(address, ports[index.port]));
       }
       if (wantTcp) {
-        const server = net.createServer((socket) => this.#onConnection(socket, index));
+        const server = net.createServer((socket) => this.#connections.accept(socket, index));
         this.#tcp.push(server);
         await listenTcp(server, address, ports[index.port], !this.options.shareAcrossWorkers);
         ports[index.port] = (server.address() as net.AddressInfo).port;
@@ -320,43 +259,7 @@ class StunServerImpl implements StunServer {
     return true;
   }
 
-  #onConnection(socket: net.Socket, at: EndpointIndex): void {
-    if (this.#connections.size >= this.#limits.maxTcpConnections) {
-      this.counters.increment('tcp.rejected');
-      this.#logger.debug({ from: socket.remoteAddress }, 'tcp connection refused: limit reached');
-      socket.destroy();
-      return;
-    }
-    this.counters.increment('tcp.connections');
-    this.#connections.add(socket);
-    const source = transportAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0);
-    const decoder = new StunFrameDecoder(this.#limits.maxFrameBytes);
-    socket.setTimeout(this.#limits.tcpIdleTimeoutMs, () => {
-      this.counters.increment('tcp.idle-timeouts');
-      socket.destroy();
-    });
-    socket.on('close', () => this.#connections.delete(socket));
-    socket.on('error', (error) => this.#logger.debug({ from: formatAddress(source), err: error.message }, 'tcp connection error'));
-    socket.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = decoder.push(chunk);
-      } catch (error) {
-        this.counters.increment('tcp.framing-errors');
-        this.#logger.debug({ from: formatAddress(source), err: (error as StunFramingError).message }, 'tcp stream is not STUN: closed');
-        socket.destroy();
-        return;
-      }
-      const responses: Buffer[] = [];
-      for (const frame of frames) {
-        const response = this.#onFrame(frame, source, at);
-        if (response !== undefined) responses.push(response);
-      }
-      if (responses.length > 0) this.#write(socket, responses.length === 1 ? responses[0]! : Buffer.concat(responses));
-    });
-  }
-
-  /** The response to one framed request, if any (responses to one chunk are written together). */
+  /** The response to one framed request, if any. */
   #onFrame(frame: Buffer, source: TransportAddress, at: EndpointIndex): Buffer | undefined {
     this.counters.increment('tcp.received');
     if (this.#limiter !== undefined && !this.#limiter.allow(source.address)) {
@@ -370,19 +273,9 @@ class StunServerImpl implements StunServer {
     return decision.bytes;
   }
 
-  #write(socket: net.Socket, bytes: Buffer): void {
-    if (socket.destroyed) return;
-    if (!socket.write(bytes) && socket.writableLength > this.#limits.maxTcpWriteQueueBytes) {
-      // a client that sends but does not read: stop reading until it catches up
-      socket.pause();
-      socket.once('drain', () => socket.resume());
-    }
-  }
-
   async close(): Promise<void> {
     this.#clock?.stop();
-    for (const socket of this.#connections) socket.destroy();
-    this.#connections.clear();
+    this.#connections.destroyAll();
     const closing: Array<Promise<void>> = [];
     for (const server of this.#tcp.splice(0)) {
       closing.push(new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve())));
