@@ -4,7 +4,7 @@
 //   connect: {event:'ready'}, {event:'broker-rtt', ms[]}, then per connect {event:'connect', i, ok,
 //            ms, method, attempts, timeline, rttMs[] | code, message}, then {event:'done'}
 //   listen also prints {event:'incoming', attempts, timeline} per verified incoming connection
-// argv: listen|connect SERVER ID [PEER_ID COUNT TIMEOUT_MS] [--debug]
+// argv: listen|connect SERVER ID [PEER_ID COUNT TIMEOUT_MS] [--debug] [--fresh-port]
 import net from 'node:net';
 import { parseServerAddress, Peer, pathOf } from '../src/peer/index.js';
 import { NtcpError } from '../src/errors.js';
@@ -12,6 +12,8 @@ import { createLogger, silentLogger } from '../src/observe/logger.js';
 
 const [role, server, id, peerId, countText, timeoutText] = process.argv.slice(2);
 const debug = process.argv.includes('--debug');
+/** No ready TCP punching port: each connect probes a fresh port first (the flow before it). */
+const freshPort = process.argv.includes('--fresh-port');
 /** Round trips sampled per measurement; the minimum is the path's RTT without queueing. */
 const RTT_SAMPLES = 5;
 /** Between connects: lets the previous connection's sockets and NAT state settle. */
@@ -53,7 +55,7 @@ function brokerRtts(host: string, port: number): Promise<number[]> {
 }
 
 const logger = debug ? createLogger({ level: 'debug' }) : silentLogger;
-const peer = await Peer.register({ server: server!, id: id!, transports: ['tcp'], relay: 'never' }, { logger });
+const peer = await Peer.register({ server: server!, id: id!, transports: ['tcp'], relay: 'never', tcpPunchPort: !freshPort }, { logger });
 emit({ event: 'ready', nat: peer.profile.tcp?.kind ?? null });
 
 if (role === 'listen') {

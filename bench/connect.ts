@@ -1,4 +1,4 @@
-// npm run bench:connect [-- --count N --delay MS --timeout MS --only SUBSTRING]
+// npm run bench:connect [-- --count N --delay MS --timeout MS --only SUBSTRING --fresh-port]
 // Time from peer.connect() to a verified TCP socket, per NAT pair, in the lab with a shaped link
 // on every site (default 20 ms RTT per site link: broker RTT 20 ms, peer RTT 40 ms), next to the
 // broker and peer round trips measured in the same run. Issue 6's targets: median under
@@ -16,6 +16,8 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '10000' },
     /** Only the pairs whose name contains this (for a quick look at one pair). */
     only: { type: 'string', default: '' },
+    /** Peers keep no ready TCP punching port: every connect probes and exchanges a fresh one first. */
+    'fresh-port': { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(values.count);
@@ -24,6 +26,7 @@ const TIMEOUT_MS = Number(values.timeout);
 const TARGET_SLACK_MS = 50;
 const TARGET_FIRST_ATTEMPT = 0.97;
 const AGENT = [process.execPath, '--import', 'tsx', 'bench/connect-agent.ts'];
+const AGENT_FLAGS = values['fresh-port'] ? ['--fresh-port'] : [];
 const READY_TIMEOUT_MS = 60_000;
 
 interface BenchPair {
@@ -57,7 +60,7 @@ function quantile(sorted: number[], q: number): number {
 interface AgentLine { event: string; [key: string]: unknown }
 
 function agent(lab: Lab, host: string, args: string[]): { lines: AgentLine[]; next: (event: string, timeoutMs: number) => Promise<AgentLine>; kill: () => void; stderr: string[] } {
-  const child = lab.spawn(host, [...AGENT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = lab.spawn(host, [...AGENT, ...args, ...AGENT_FLAGS], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: AgentLine[] = [];
   const stderr: string[] = [];
   const waiters = new Set<() => void>();
@@ -175,7 +178,7 @@ try {
       }
     });
   });
-  process.stdout.write(`bench:connect: ${COUNT} TCP connects per pair, every site link adds ${DELAY_MS} ms RTT, relay off, connect timeout ${TIMEOUT_MS} ms\n`);
+  process.stdout.write(`bench:connect: ${COUNT} TCP connects per pair, every site link adds ${DELAY_MS} ms RTT, relay off, ${values['fresh-port'] ? 'a fresh port per connect (no ready punching port)' : 'ready TCP punching ports'}, connect timeout ${TIMEOUT_MS} ms\n`);
   // One pair at a time: concurrent pairs on 2 cores would measure the CPU queue, not the protocol.
   for (const [i, pair] of PAIRS.entries()) {
     results.push(await benchPair(lab, primary!, pair, i));

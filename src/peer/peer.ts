@@ -21,7 +21,7 @@ import { relayUdpPath } from './paths/relay-udp-path.js';
 import type { TurnOption } from './paths/turn-config.js';
 import { turnPaths } from './paths/turn-paths.js';
 import { tcpPath } from './paths/tcp-path.js';
-import { udpPath } from './paths/udp-path.js';
+import { directUdpPath } from './paths/udp-blocked-path.js';
 import { toServerAddress, type ServerAddress } from './server-address.js';
 import { UdpSocketPool } from './udp-socket-pool.js';
 import { TcpPunchPortKeeper } from './tcp-punch-port.js';
@@ -81,6 +81,12 @@ export interface PeerRegisterOptions {
    * peers need it: the dialler allocates, the listener reaches the relayed address. @default the built-in relay
    */
   turn?: TurnOption;
+  /**
+   * Keep a TCP port ready to punch from, its mapping advertised through the broker, so TCP
+   * connects start with the first SYN (only behind no NAT or a cone NAT; false: every connect
+   * probes a fresh port's mapping and exchanges it first, about two round trips more). @default true
+   */
+  tcpPunchPort?: boolean;
   /** Addresses offered to peers behind the same NAT (host candidates). @default every non-loopback interface address */
   hostAddresses?: string[];
   /** Keepalive, idle timeout and path MTU of UDP connections. */
@@ -259,9 +265,8 @@ export class Peer extends EventEmitter<PeerEvents> {
         probe(options, server, transports, logger),
         transports.includes('udp') ? udpSockets.start().catch((error: unknown) => {
           const failure = new ProbeError(`no UDP mapping from the STUN server ${server.host}:${server.stunPort}: ${(error as Error).message}`, { cause: error });
-          // A UDP-blocking network still has TCP (and the relay): only a UDP-only peer cannot register.
-          if (!transports.includes('tcp')) throw failure;
-          logger.warn({ err: failure }, 'UDP is unavailable: registering anyway, UDP connections will fail');
+          // A UDP-blocking network still reaches the broker over TCP, and UDP connections go through the relay over TCP.
+          logger.warn({ err: failure }, 'UDP is unavailable: registering anyway, UDP connections need the relay');
           return undefined;
         }) : undefined,
       ]);
@@ -269,7 +274,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       //    and (after discovery: its probe would disturb a sequential NAT's measurement) arm the
       //    TCP port connections punch from, advertised once registered.
       const advertiseTo: { broker?: BrokerClient } = {};
-      tcpPorts = keepsTcpPort(profile, transports)
+      tcpPorts = options.tcpPunchPort !== false && keepsTcpPort(profile, transports)
         ? new TcpPunchPortKeeper({ stunServer, localAddress: tcpLocalAddress(profile), logger, advertise: (port) => advertiseTo.broker?.advertisePunchPort(port) })
         : undefined;
       const [broker] = await Promise.all([BrokerClient.connect({
@@ -466,7 +471,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     };
     try {
       const established = await establishPath(context, {
-        direct: transport === 'udp' ? udpPath : tcpPath,
+        direct: transport === 'udp' ? directUdpPath(this.profile, coordination) : tcpPath,
         relay: relayPath,
         mode: relay,
         relayDeadlineMs: this.#settings.relayDeadlineMs,
