@@ -20,3 +20,17 @@ export class RelayUnavailableError extends NtcpError {
     super('ERR_RELAY_UNAVAILABLE', message, options);
   }
 }
+
+/**
+ * A UDP connection needs the relay: this peer's or the other peer's NAT profile says UDP is
+ * blocked, so no direct UDP path can exist, and the dialler chose relay 'never' (or no relay was offered).
+ */
+export class UdpBlockedError extends NtcpError {
+  /** Whose UDP is blocked. */
+  readonly side: 'local' | 'remote';
+
+  constructor(side: 'local' | 'remote', options?: { cause?: unknown }) {
+    super('ERR_UDP_BLOCKED', `${side === 'local' ? 'this host' : 'the other peer'} cannot send or receive UDP: a UDP connection needs the relay (relay 'auto' or 'force')`, options);
+    this.side = side;
+  }
+}

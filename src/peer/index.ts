@@ -11,7 +11,7 @@ export { tcpPath } from './paths/tcp-path.js';
 export { relayTcpPath } from './paths/relay-tcp-path.js';
 export { relayUdpPath } from './paths/relay-udp-path.js';
 export { RelayedDatagrams } from './paths/relayed-datagrams.js';
-export { ProbeError, PeerClosedError, RelayUnavailableError } from './errors.js';
+export { ProbeError, PeerClosedError, RelayUnavailableError, UdpBlockedError } from './errors.js';
 export { turnPaths } from './paths/turn-paths.js';
 export { turnTcpPath } from './paths/turn-tcp-path.js';
 export { turnUdpPath } from './paths/turn-udp-path.js';
