@@ -25,7 +25,7 @@ export interface ConnectionPath {
   /**
    * ms from the same origin as `elapsedMs` to each step: `coordination` (the broker's reply), then
    * the engine's (TCP: port-ready, mapping-sent, mapping-received, stage-start, first-syn,
-   * tcp-connected, hello-received, verified). For finding where a slow connect spent its time.
+   * tcp-connected, verified). For finding where a slow connect spent its time.
    */
   timeline?: Readonly<Record<string, number>>;
 }

@@ -8,7 +8,6 @@ export type PunchStep =
   | 'stage-start'
   | 'first-syn'
   | 'tcp-connected'
-  | 'hello-received'
   | 'verified';
 
 /**
