@@ -14,6 +14,8 @@
  *   ATTACH_REPLY type | version | status
  *   KEEPALIVE    type
  *   CLOSE        type
+ * The same datagrams also travel over TCP, length-prefixed, for peers whose UDP is blocked
+ * (datagram-frames.ts).
  */
 export const RELAY_MAGIC = Buffer.from('NTRL', 'ascii');
 export const RELAY_PROTOCOL_VERSION = 1;
