@@ -1,5 +1,6 @@
 // The built-in relay in its own process for `npm run bench:relay`, from the compiled dist/ (no
-// transpiler in the process whose memory is measured). Commands arrive over IPC.
+// transpiler in the process whose memory is measured). Commands arrive over IPC. The splice engine
+// comes from NTCP_RELAY_SPLICE (the bench sets it per process).
 import { startRelay } from '../dist/relay/index.js';
 
 const relay = await startRelay({
@@ -7,7 +8,7 @@ const relay = await startRelay({
   // The bench measures the relay's own cost: rates unbounded, counts above the idle-session run.
   limits: { bytesPerSecond: Number.MAX_SAFE_INTEGER, maxSessions: 20_000, attachesPerSecond: 1_000_000, attachBurst: 1_000_000, maxHandshakes: 20_000 },
 });
-process.send({ kind: 'ready', endpoints: relay.endpoints });
+process.send({ kind: 'ready', endpoints: relay.endpoints, spliceEngine: relay.spliceEngine });
 
 process.on('message', async (command) => {
   if (command.kind === 'sessions') {

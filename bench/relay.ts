@@ -1,12 +1,13 @@
 // `npm run bench:relay`: throughput of one relayed TCP stream and of 100 concurrent ones through
-// the built-in relay (its own process) and through coturn (RFC 6062 TCP allocations), next to a
-// direct loopback TCP stream measured in the same run; then the relay's memory with 1,000 idle
-// relayed TCP sessions (2,000 attached sockets). Senders and receivers share this process in every
-// case, so the ratio compares the paths, not the clients. Direct and relayed runs alternate
-// BENCH_ROUNDS times and the best of each is kept, so a busy machine skews both alike.
+// the built-in relay (its own process) with each splice engine (kernel splice(2) addon, and the
+// JavaScript splice) and through coturn (RFC 6062 TCP allocations), next to a direct loopback TCP
+// stream measured in the same run; then the relay's memory with 1,000 idle relayed TCP sessions
+// (2,000 attached sockets). Senders and receivers share this process in every case, so the ratio
+// compares the paths, not the clients. Direct and relayed runs alternate BENCH_ROUNDS times; the
+// best of each is kept (a busy machine skews all alike) and the spread (worst-best) is printed.
 // The relay process runs the compiled dist/ (the npm script builds first).
 // Environment: BENCH_MIB (MiB per measurement, default 1024), BENCH_STREAMS (100), BENCH_IDLE (1000),
-// BENCH_ROUNDS (3).
+// BENCH_ROUNDS (3), NTCP_RELAY_SPLICE (engine of the memory run; default auto).
 import net from 'node:net';
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -85,8 +86,11 @@ async function directPairs(count: number): Promise<{ pairs: Pair[]; close(): voi
   return { pairs, close: () => { for (const socket of [...clients, ...accepted]) socket.destroy(); server.close(); } };
 }
 
-function relayProcess() {
-  const child = fork(new URL('./relay-process.mjs', import.meta.url), { execArgv: ['--expose-gc'] });
+type Engine = 'kernel' | 'js';
+
+function relayProcess(engine?: Engine) {
+  const env = engine === undefined ? process.env : { ...process.env, NTCP_RELAY_SPLICE: engine };
+  const child = fork(new URL('./relay-process.mjs', import.meta.url), { execArgv: ['--expose-gc'], env });
   const next = <T>(kind: string): Promise<T> => new Promise((resolve) => {
     const onMessage = (message: { kind: string }) => {
       if (message.kind !== kind) return;
@@ -95,7 +99,7 @@ function relayProcess() {
     };
     child.on('message', onMessage);
   });
-  const ready = next<{ endpoints: RelayEndpoints }>('ready');
+  const ready = next<{ endpoints: RelayEndpoints; spliceEngine: Engine }>('ready');
   return {
     ready,
     async sessions(count: number): Promise<Array<[string, string]>> {
@@ -166,44 +170,65 @@ function destroyAll(pairs: Pair[]): void {
 }
 
 const format = (mibPerSecond: number) => `${mibPerSecond.toFixed(0).padStart(6)} MiB/s`;
-const rows: Array<[string, number, number]> = [];
-function report(label: string, single: number, many: number): void {
-  rows.push([label, single, many]);
-  console.log(`${label.padEnd(34)} 1 stream ${format(single)}   ${STREAMS} streams ${format(many)}`);
+/** Best and spread of one figure over the rounds. */
+class Figure {
+  readonly #samples: number[] = [];
+  add(sample: number): void {
+    this.#samples.push(sample);
+  }
+  get best(): number {
+    return Math.max(...this.#samples);
+  }
+  get spread(): string {
+    return `${Math.min(...this.#samples).toFixed(0)}-${this.best.toFixed(0)}`;
+  }
+}
+function report(label: string, single: Figure, many: Figure): void {
+  console.log(`${label.padEnd(36)} 1 stream ${format(single.best)} (${single.spread.padStart(9)})   ${STREAMS} streams ${format(many.best)} (${many.spread.padStart(9)})`);
 }
 
-console.log(`bench:relay  ${TOTAL_BYTES / MIB} MiB per measurement, best of ${ROUNDS}, ${STREAMS} concurrent streams, ${IDLE_SESSIONS} idle sessions; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
+console.log(`bench:relay  ${TOTAL_BYTES / MIB} MiB per measurement, best of ${ROUNDS} (spread min-max in MiB/s), ${STREAMS} concurrent streams, ${IDLE_SESSIONS} idle sessions; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
 
 // Memory first, in a fresh relay process: idle relayed sessions (both peers attached, no traffic).
 const memoryRelay = relayProcess();
-const memoryEndpoints = (await memoryRelay.ready).endpoints;
+const { endpoints: memoryEndpoints, spliceEngine: memoryEngine } = await memoryRelay.ready;
 const baseline = await memoryRelay.memory();
 const idle = await relayedPairs(memoryRelay, memoryEndpoints, IDLE_SESSIONS);
 const loaded = await memoryRelay.memory();
 destroyAll(idle);
 await memoryRelay.stop();
 
-const relay = relayProcess();
-const { endpoints } = await relay.ready;
-const best = { directSingle: 0, directMany: 0, relaySingle: 0, relayMany: 0 };
+const relays = { kernel: relayProcess('kernel'), js: relayProcess('js') };
+const endpoints = { kernel: (await relays.kernel.ready).endpoints, js: (await relays.js.ready).endpoints };
+const figures = {
+  direct: { single: new Figure(), many: new Figure() },
+  kernel: { single: new Figure(), many: new Figure() },
+  js: { single: new Figure(), many: new Figure() },
+};
 for (let round = 0; round < ROUNDS; round++) {
   const direct1 = await directPairs(1);
-  best.directSingle = Math.max(best.directSingle, await measure(direct1.pairs, TOTAL_BYTES));
+  figures.direct.single.add(await measure(direct1.pairs, TOTAL_BYTES));
   direct1.close();
-  const relay1 = await relayedPairs(relay, endpoints, 1);
-  best.relaySingle = Math.max(best.relaySingle, await measure(relay1, TOTAL_BYTES));
-  destroyAll(relay1);
+  for (const engine of ['kernel', 'js'] as const) {
+    const relay1 = await relayedPairs(relays[engine], endpoints[engine], 1);
+    figures[engine].single.add(await measure(relay1, TOTAL_BYTES));
+    destroyAll(relay1);
+  }
   const directN = await directPairs(STREAMS);
-  best.directMany = Math.max(best.directMany, await measure(directN.pairs, Math.floor(TOTAL_BYTES / STREAMS)));
+  figures.direct.many.add(await measure(directN.pairs, Math.floor(TOTAL_BYTES / STREAMS)));
   directN.close();
-  const relayN = await relayedPairs(relay, endpoints, STREAMS);
-  best.relayMany = Math.max(best.relayMany, await measure(relayN, Math.floor(TOTAL_BYTES / STREAMS)));
-  destroyAll(relayN);
+  for (const engine of ['kernel', 'js'] as const) {
+    const relayN = await relayedPairs(relays[engine], endpoints[engine], STREAMS);
+    figures[engine].many.add(await measure(relayN, Math.floor(TOTAL_BYTES / STREAMS)));
+    destroyAll(relayN);
+  }
 }
-await relay.stop();
-const { directSingle, directMany, relaySingle, relayMany } = best;
-report('direct loopback TCP (reference)', directSingle, directMany);
-report('built-in relay (TCP)', relaySingle, relayMany);
+await Promise.all([relays.kernel.stop(), relays.js.stop()]);
+report('direct loopback TCP (reference)', figures.direct.single, figures.direct.many);
+report('built-in relay, kernel splice', figures.kernel.single, figures.kernel.many);
+report('built-in relay, JS splice', figures.js.single, figures.js.many);
+const directSingle = figures.direct.single.best;
+const directMany = figures.direct.many.best;
 
 // coturn, RFC 6062 TCP allocations.
 let coturnFigures: [number, number] | undefined;
@@ -211,14 +236,14 @@ if (coturnInstalled()) {
   const coturn = await startCoturn({ user: 'bench', password: 'bench', realm: 'bench' }, ['--no-udp-relay'], 4 * STREAMS);
   try {
     const one = await coturnPairs(coturn, 1);
-    let single = 0;
-    for (let round = 0; round < ROUNDS; round++) single = Math.max(single, await measure(one.pairs, TOTAL_BYTES));
+    const single = new Figure();
+    for (let round = 0; round < ROUNDS; round++) single.add(await measure(one.pairs, TOTAL_BYTES));
     await one.close();
     const many = await coturnPairs(coturn, STREAMS);
-    let manyRate = 0;
-    for (let round = 0; round < ROUNDS; round++) manyRate = Math.max(manyRate, await measure(many.pairs, Math.floor(TOTAL_BYTES / STREAMS)));
+    const manyRate = new Figure();
+    for (let round = 0; round < ROUNDS; round++) manyRate.add(await measure(many.pairs, Math.floor(TOTAL_BYTES / STREAMS)));
     await many.close();
-    coturnFigures = [single, manyRate];
+    coturnFigures = [single.best, manyRate.best];
     report('coturn 4.6 TCP allocation', single, manyRate);
   } finally {
     await coturn.stop();
@@ -229,12 +254,18 @@ if (coturnInstalled()) {
 
 const rssDelta = loaded.rss - baseline.rss;
 console.log('');
-console.log(`ratio built-in relay / direct      1 stream ${(relaySingle / directSingle).toFixed(2)}   ${STREAMS} streams ${(relayMany / directMany).toFixed(2)}   (target >= ${TARGET_RATIO} for 1 stream: ${relaySingle / directSingle >= TARGET_RATIO ? 'met' : 'NOT met'})`);
+const ratio = (figure: { single: Figure; many: Figure }) => [figure.single.best / directSingle, figure.many.best / directMany] as const;
+const verdict = (single: number) => `target >= ${TARGET_RATIO} for 1 stream: ${single >= TARGET_RATIO ? 'met' : 'NOT met'}`;
+const [kernelSingle, kernelMany] = ratio(figures.kernel);
+const [jsSingle, jsMany] = ratio(figures.js);
+console.log(`ratio relay (kernel splice) / direct 1 stream ${kernelSingle.toFixed(2)}   ${STREAMS} streams ${kernelMany.toFixed(2)}   (${verdict(kernelSingle)})`);
+console.log(`ratio relay (JS splice) / direct     1 stream ${jsSingle.toFixed(2)}   ${STREAMS} streams ${jsMany.toFixed(2)}   (${verdict(jsSingle)})`);
 if (coturnFigures) {
-  console.log(`ratio coturn / direct              1 stream ${(coturnFigures[0] / directSingle).toFixed(2)}   ${STREAMS} streams ${(coturnFigures[1] / directMany).toFixed(2)}`);
-  console.log(`ratio built-in relay / coturn      1 stream ${(relaySingle / coturnFigures[0]).toFixed(2)}   ${STREAMS} streams ${(relayMany / coturnFigures[1]).toFixed(2)}`);
+  console.log(`ratio coturn / direct                1 stream ${(coturnFigures[0] / directSingle).toFixed(2)}   ${STREAMS} streams ${(coturnFigures[1] / directMany).toFixed(2)}`);
+  console.log(`ratio relay (kernel) / coturn        1 stream ${(figures.kernel.single.best / coturnFigures[0]).toFixed(2)}   ${STREAMS} streams ${(figures.kernel.many.best / coturnFigures[1]).toFixed(2)}`);
 }
-console.log(`idle sessions: ${loaded.active} active relayed sessions (${loaded.active * 2} sockets) in a fresh relay process`);
+console.log(`idle sessions: ${loaded.active} active relayed sessions (${loaded.active * 2} sockets) in a fresh relay process (${memoryEngine} splice)`);
+console.log(`load average at the end ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
 console.log(`  relay RSS ${(baseline.rss / MIB).toFixed(1)} MiB -> ${(loaded.rss / MIB).toFixed(1)} MiB (+${(rssDelta / MIB).toFixed(1)} MiB), heap +${((loaded.heapUsed - baseline.heapUsed) / MIB).toFixed(1)} MiB`);
 console.log(`  per session: ${(rssDelta / IDLE_SESSIONS / 1024).toFixed(1)} KiB RSS, ${((loaded.heapUsed - baseline.heapUsed) / IDLE_SESSIONS / 1024).toFixed(1)} KiB heap`);
 console.log(`  whole relay process with ${IDLE_SESSIONS} idle sessions: ${(loaded.rss / MIB).toFixed(1)} MiB (target < ${TARGET_IDLE_MIB} MiB: ${loaded.rss / MIB < TARGET_IDLE_MIB ? 'met' : 'NOT met'})`);

@@ -60,3 +60,4 @@ export {
   type AttachUdpOptions, type AttachUdpComponents, type RelayUdpChannelEvents, type TurnClientOptions, type TurnClientComponents,
   type AllocateOptions, type TurnAllocation, type TurnClientEvents, type TurnServerAddress, type TurnCredentials,
 } from './relay/index.js';
+export { RelaySpliceError, SPLICE_ENGINE_ENV, type SpliceEngineChoice } from './relay/index.js';

@@ -6,5 +6,6 @@ export { attachUdp, RelayUdpChannel, type AttachUdpOptions, type AttachUdpCompon
 export { attachDatagramTcp, RelayTcpDatagramChannel, MAX_QUEUED_SEND_BYTES, type AttachDatagramTcpOptions, type AttachDatagramTcpComponents } from './relay-client-datagram-tcp.js';
 export { attachDatagrams, DEFAULT_UDP_ANSWER_TIMEOUT_MS, type AttachDatagramsOptions, type AttachDatagramsComponents, type RelayDatagramChannel } from './relay-client-datagrams.js';
 export { MAX_DATAGRAM_FRAME_BODY } from './datagram-frames.js';
-export { AttachStatus, RelayAttachError, RelayCapacityError, RelayClosedError } from './errors.js';
+export { AttachStatus, RelayAttachError, RelayCapacityError, RelayClosedError, RelaySpliceError } from './errors.js';
+export { SPLICE_ENGINE_ENV, type SpliceEngineChoice } from './splice-engine.js';
 export * from './turn/index.js';
