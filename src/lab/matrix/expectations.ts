@@ -83,5 +83,5 @@ export function directPathExpected(a: NatSpec, b: NatSpec, transport: MatrixTran
   return pathExpectation(a, b, transport, options) !== 'none';
 }
 
-/** Error codes a pair without a direct path may end with when the relay is off. */
-export const NO_PATH_CODES: readonly string[] = ['ERR_PUNCH_FAILED', 'ERR_TIMEOUT'];
+/** Error codes a pair without a direct path may end with when the relay is off (ERR_UDP_BLOCKED: a side's profile says UDP is blocked). */
+export const NO_PATH_CODES: readonly string[] = ['ERR_PUNCH_FAILED', 'ERR_TIMEOUT', 'ERR_UDP_BLOCKED'];
