@@ -1,12 +1,9 @@
 import { candidateKey } from '../candidates.js';
 import { FULL_PORT_RANGE, samplePorts, type PortRange } from '../predict.js';
-import type { Logger } from '../../observe/logger.js';
 import type { AttemptTally } from './attempt-tally.js';
-import type { ProbePacing, ProbeScheduler } from './probe-scheduler.js';
-import type { PunchLifetime } from './punch-lifetime.js';
-import type { PunchSockets } from './punch-sockets.js';
-import type { RemoteCandidates } from './remote-candidates.js';
-import { birthdayReady, type SignalChannel } from './signaling.js';
+import type { ProbePacing } from './probe-scheduler.js';
+import { birthdayReady } from './signaling.js';
+import type { TechniqueContext } from './technique-context.js';
 
 /** Birthday sockets re-send towards the peer this often: a lost first packet must not cost the round. */
 export const BIRTHDAY_SOCKET_REFRESH_MS = 1_000;
@@ -17,18 +14,9 @@ export const BIRTHDAY_BATCH_INTERVAL_MS = 4;
 /** A new sample of ports is probed this long after the previous round started. */
 export const BIRTHDAY_ROUND_INTERVAL_MS = 1_500;
 
-export interface BirthdayOptions {
-  sockets: PunchSockets;
-  scheduler: ProbeScheduler;
+/** `signaling` tells the probing side when our sockets are open. */
+export interface BirthdayOptions extends TechniqueContext {
   tally: AttemptTally;
-  remote: RemoteCandidates;
-  lifetime: PunchLifetime;
-  logger: Logger;
-  /** performance.now() time of the first round. */
-  startAt: number;
-  connectionId: string;
-  /** Tells the probing side when our sockets are open. */
-  signaling?: SignalChannel;
   /** Ports the peer's random NAT hands out. @default FULL_PORT_RANGE */
   portRange?: PortRange;
   random: () => number;

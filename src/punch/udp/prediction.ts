@@ -1,13 +1,10 @@
 import { udpBinding, type HostPort } from '../../stun/index.js';
 import type { Candidate } from '../candidates.js';
 import { predictPorts } from '../predict.js';
-import type { Logger } from '../../observe/logger.js';
 import type { UdpStrategy } from './planner.js';
-import type { ProbeScheduler } from './probe-scheduler.js';
-import type { PunchLifetime } from './punch-lifetime.js';
-import type { PunchSocket, PunchSockets } from './punch-sockets.js';
-import type { RemoteCandidates } from './remote-candidates.js';
+import type { PunchSocket } from './punch-sockets.js';
 import { lateCandidates, type SignalChannel } from './signaling.js';
+import type { TechniqueContext } from './technique-context.js';
 
 /** A sequential side makes a fresh probe and announcement this often until a path wins... */
 export const PREDICT_ROUND_INTERVAL_MS = 2_500;
@@ -18,21 +15,12 @@ const PREDICT_PROBE_TIMEOUT_MS = 1_500;
 
 type PredictStrategy = Extract<UdpStrategy, { kind: 'predict' }>;
 
-export interface PredictionOptions {
-  sockets: PunchSockets;
-  scheduler: ProbeScheduler;
-  remote: RemoteCandidates;
-  lifetime: PunchLifetime;
-  logger: Logger;
-  /** performance.now() time of the first round. */
-  startAt: number;
-  connectionId: string;
+/** `signaling` carries the predicted ports to the peer; prediction is skipped without it. */
+export interface PredictionOptions extends TechniqueContext {
   /** Port step of our NAT between fresh mappings; prediction is skipped without it. */
   delta?: number;
   /** For the fresh mapping probes; prediction is skipped without it. */
   stunServer?: HostPort;
-  /** Carries the predicted ports to the peer; prediction is skipped without it. */
-  signaling?: SignalChannel;
   signal?: AbortSignal;
 }
 

@@ -36,19 +36,11 @@ export interface PunchSocketsOptions {
  * others are closed, also those bound after the punch settled.
  */
 export class PunchSockets {
-  readonly #main: StunUdpSocket;
-  readonly #bindSocket: BindSocket;
-  readonly #lifetime: PunchLifetime;
-  readonly #logger: Logger;
-  readonly #onDatagram: PunchSocketsOptions['onDatagram'];
+  readonly #options: PunchSocketsOptions;
   readonly #all: PunchSocket[] = [];
 
   constructor(options: PunchSocketsOptions) {
-    this.#main = options.main;
-    this.#bindSocket = options.bindSocket;
-    this.#lifetime = options.lifetime;
-    this.#logger = options.logger;
-    this.#onDatagram = options.onDatagram;
+    this.#options = options;
   }
 
   /** The first socket added: the broker-advertised one. */
@@ -62,7 +54,7 @@ export class PunchSockets {
 
   /** Binds an extra socket on the main socket's address (the same interface and route). */
   bind(): Promise<StunUdpSocket> {
-    return this.#bindSocket({ address: this.#main.local().address });
+    return this.#options.bindSocket({ address: this.#options.main.local().address });
   }
 
   add(socket: StunUdpSocket, kind: SocketKind): PunchSocket {
@@ -70,13 +62,14 @@ export class PunchSockets {
       socket,
       kind,
       id: this.#all.length,
-      onMessage: (bytes, rinfo) => this.#onDatagram(entry, bytes, rinfo),
-      onError: (error) => this.#logger.debug({ err: error, socket: kind }, 'udp punch socket error'),
+      onMessage: (bytes, rinfo) => this.#options.onDatagram(entry, bytes, rinfo),
+      onError: (error) => this.#options.logger.debug({ err: error, socket: kind }, 'udp punch socket error'),
     };
     socket.on('message', entry.onMessage);
     socket.on('error', entry.onError);
     this.#all.push(entry);
-    if (this.#lifetime.settled) this.#lifetime.background('late socket release', this.#release(entry));
+    const { lifetime } = this.#options;
+    if (lifetime.settled) lifetime.background('late socket release', this.#release(entry));
     return entry;
   }
 
@@ -84,16 +77,16 @@ export class PunchSockets {
   handOver(winner: PunchSocket): StunUdpSocket {
     winner.socket.off('message', winner.onMessage);
     winner.socket.off('error', winner.onError);
-    for (const entry of this.#all) if (entry !== winner) this.#lifetime.background('socket release', this.#release(entry));
+    for (const entry of this.#all) if (entry !== winner) this.#options.lifetime.background('socket release', this.#release(entry));
     return winner.socket;
   }
 
   /** Closes every socket, the main one too even when the punch failed before listening on it. */
   async closeAll(): Promise<void> {
-    const releases = this.#all.length > 0 ? this.#all.map((entry) => this.#release(entry)) : [this.#main.close()];
+    const releases = this.#all.length > 0 ? this.#all.map((entry) => this.#release(entry)) : [this.#options.main.close()];
     const released = await Promise.allSettled(releases);
     for (const result of released) {
-      if (result.status === 'rejected') this.#logger.debug({ err: result.reason }, 'udp punch socket close failed');
+      if (result.status === 'rejected') this.#options.logger.debug({ err: result.reason }, 'udp punch socket close failed');
     }
   }
 

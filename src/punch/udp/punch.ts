@@ -17,6 +17,7 @@ import { PunchLifetime } from './punch-lifetime.js';
 import { PunchSockets, type PunchSocket } from './punch-sockets.js';
 import { RemoteCandidates } from './remote-candidates.js';
 import { isBirthdayReady, lateCandidates, MAX_LATE_CANDIDATES, parseLateCandidates } from './signaling.js';
+import type { TechniqueContext } from './technique-context.js';
 import { Verifier } from './verify.js';
 import type { Frame } from './wire.js';
 
@@ -113,7 +114,7 @@ class UdpPunch {
       onSelected: (path, early, awaitingConfirmation) => this.#succeed(path, early, awaitingConfirmation),
       logger: this.#logger,
     });
-    const shared = {
+    const shared: TechniqueContext = {
       sockets: this.#sockets,
       scheduler: this.#scheduler,
       remote: this.#remote,
