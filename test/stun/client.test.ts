@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
@@ -11,48 +11,38 @@ import {
   StunUdpSocket,
   tcpBinding,
   udpBinding,
-  type StunServer,
 } from '../../src/stun/index.js';
-import { udpClient } from './helpers.js';
+import { A, B, fullRfc5780Server, udpClient } from './helpers.js';
 
-const A = '127.0.0.1';
-const B = '127.0.0.2';
 
 describe('STUN client against our server', () => {
-  let server: StunServer;
-  let target: { host: string; port: number };
-
-  before(async () => {
-    server = await startStunServer({ host: A, altHost: B, port: 0, altPort: 0, limits: { ratePerSecond: Infinity } });
-    target = { host: A, port: server.endpoints.port };
-  });
-  after(() => server.close());
+  const stun = fullRfc5780Server();
 
   test('udpBinding returns the mapped address, RESPONSE-ORIGIN and OTHER-ADDRESS', async () => {
-    const result = await udpBinding({ server: target, rtoMs: 100 });
+    const result = await udpBinding({ server: stun.target, rtoMs: 100 });
     assert.deepEqual(result.mapped, { family: 'IPv4', address: A, port: result.local.port });
-    assert.deepEqual(result.server, { family: 'IPv4', address: A, port: target.port });
+    assert.deepEqual(result.server, { family: 'IPv4', address: A, port: stun.target.port });
     assert.deepEqual(result.responseOrigin, result.server);
-    assert.deepEqual(result.otherAddress, { family: 'IPv4', address: B, port: server.endpoints.altPort });
+    assert.deepEqual(result.otherAddress, { family: 'IPv4', address: B, port: stun.server.endpoints.altPort });
   });
 
   test('udpBinding with CHANGE-REQUEST hears back from the alternate address and port', async () => {
-    const result = await udpBinding({ server: target, changeIp: true, changePort: true, rtoMs: 100 });
-    assert.deepEqual(result.server, { family: 'IPv4', address: B, port: server.endpoints.altPort });
+    const result = await udpBinding({ server: stun.target, changeIp: true, changePort: true, rtoMs: 100 });
+    assert.deepEqual(result.server, { family: 'IPv4', address: B, port: stun.server.endpoints.altPort });
   });
 
   test('tcpBinding returns the mapped address of its connection', async () => {
-    const result = await tcpBinding({ server: target, timeoutMs: 2000 });
+    const result = await tcpBinding({ server: stun.target, timeoutMs: 2000 });
     assert.deepEqual(result.mapped, result.local);
-    assert.equal(result.server.port, target.port);
-    assert.deepEqual(result.otherAddress, { family: 'IPv4', address: B, port: server.endpoints.altPort });
+    assert.equal(result.server.port, stun.target.port);
+    assert.deepEqual(result.otherAddress, { family: 'IPv4', address: B, port: stun.server.endpoints.altPort });
   });
 
   test('tcpBinding can bind its local port', async () => {
     const probe = await udpClient();
     const localPort = probe.address().port;
     probe.close();
-    const result = await tcpBinding({ server: target, localAddress: A, localPort, timeoutMs: 2000 });
+    const result = await tcpBinding({ server: stun.target, localAddress: A, localPort, timeoutMs: 2000 });
     assert.equal(result.mapped.port, localPort);
   });
 
@@ -68,7 +58,7 @@ describe('STUN client against our server', () => {
       const second = once(socket, 'message');
       peer.send(unmatched, socket.local().port, A);
       assert.deepEqual((await second)[0], unmatched, 'a STUN response nobody waits for goes to the owner');
-      const result = await udpBinding({ server: target, socket, rtoMs: 100 });
+      const result = await udpBinding({ server: stun.target, socket, rtoMs: 100 });
       assert.deepEqual(result.mapped, socket.local());
       assert.equal(socket.pendingTransactions, 0);
     } finally {

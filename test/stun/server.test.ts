@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
@@ -27,13 +27,11 @@ import {
   type StunAttribute,
   type StunMessage,
 } from '../../src/codec/index.js';
-import { ManualClock, startStunServer, StunFrameDecoder, type StunServer } from '../../src/stun/index.js';
+import { ManualClock, startStunServer, StunFrameDecoder } from '../../src/stun/index.js';
 import { BindingHandler } from '../../src/stun/binding-handler.js';
 import { BindingFastPath } from '../../src/stun/fast-path.js';
-import { exchange, udpClient } from './helpers.js';
+import { A, B, exchange, fullRfc5780Server, udpClient } from './helpers.js';
 
-const A = '127.0.0.1';
-const B = '127.0.0.2';
 /** A comprehension-required type (< 0x8000) no codec knows. */
 const UNKNOWN_REQUIRED_TYPE = 0x7f31;
 
@@ -65,33 +63,26 @@ function rawRequest(body: Buffer): Buffer {
 }
 
 describe('STUN server on two addresses and two ports (RFC 5780)', () => {
-  let server: StunServer;
-  let target: { host: string; port: number };
-
-  before(async () => {
-    server = await startStunServer({ host: A, altHost: B, port: 0, altPort: 0, limits: { ratePerSecond: Infinity } });
-    target = { host: A, port: server.endpoints.port };
-  });
-  after(() => server.close());
+  const stun = fullRfc5780Server();
 
   test('listens on four UDP and four TCP endpoints', () => {
-    const { port, altPort } = server.endpoints;
+    const { port, altPort } = stun.server.endpoints;
     const expected = [`${A}:${port}`, `${A}:${altPort}`, `${B}:${port}`, `${B}:${altPort}`];
-    assert.deepEqual(server.endpoints.udp.map((e) => `${e.address}:${e.port}`), expected);
-    assert.deepEqual(server.endpoints.tcp.map((e) => `${e.address}:${e.port}`), expected);
-    assert.equal(server.endpoints.fullRfc5780, true);
+    assert.deepEqual(stun.server.endpoints.udp.map((e) => `${e.address}:${e.port}`), expected);
+    assert.deepEqual(stun.server.endpoints.tcp.map((e) => `${e.address}:${e.port}`), expected);
+    assert.equal(stun.server.endpoints.fullRfc5780, true);
   });
 
   test('a Binding response carries XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN and OTHER-ADDRESS', async () => {
     const socket = await udpClient();
     try {
-      const reply = await exchange(socket, encodeMessage(request()), target);
+      const reply = await exchange(socket, encodeMessage(request()), stun.target);
       assert.ok(reply);
       const response = decodeMessage(reply.bytes);
       assert.equal(response.cls, StunClass.SuccessResponse);
       assert.deepEqual(getAttribute(response, XorMappedAddress), { family: 'IPv4', address: A, port: socket.address().port });
-      assert.deepEqual(getAttribute(response, ResponseOrigin), { family: 'IPv4', address: A, port: target.port });
-      assert.deepEqual(getAttribute(response, OtherAddress), { family: 'IPv4', address: B, port: server.endpoints.altPort });
+      assert.deepEqual(getAttribute(response, ResponseOrigin), { family: 'IPv4', address: A, port: stun.target.port });
+      assert.deepEqual(getAttribute(response, OtherAddress), { family: 'IPv4', address: B, port: stun.server.endpoints.altPort });
     } finally {
       socket.close();
     }
@@ -101,9 +92,9 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
     test(`CHANGE-REQUEST ip=${changeIp} port=${changePort} is answered from the matching socket`, async () => {
       const socket = await udpClient();
       try {
-        const reply = await exchange(socket, encodeMessage(request([attribute(ChangeRequest, { changeIp, changePort })])), target);
+        const reply = await exchange(socket, encodeMessage(request([attribute(ChangeRequest, { changeIp, changePort })])), stun.target);
         assert.ok(reply);
-        const expected = { address: changeIp ? B : A, port: changePort ? server.endpoints.altPort : server.endpoints.port };
+        const expected = { address: changeIp ? B : A, port: changePort ? stun.server.endpoints.altPort : stun.server.endpoints.port };
         assert.deepEqual({ address: reply.from.address, port: reply.from.port }, expected);
         assert.deepEqual(getAttribute(decodeMessage(reply.bytes), ResponseOrigin), { family: 'IPv4', ...expected });
       } finally {
@@ -116,7 +107,7 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
     const [sender, receiver] = [await udpClient(), await udpClient()];
     try {
       const arrived = once(receiver, 'message');
-      sender.send(encodeMessage(request([attribute(ResponsePort, receiver.address().port)])), target.port, target.host);
+      sender.send(encodeMessage(request([attribute(ResponsePort, receiver.address().port)])), stun.target.port, stun.target.host);
       const [bytes] = (await arrived) as [Buffer];
       assert.deepEqual(getAttribute(decodeMessage(bytes), XorMappedAddress)?.port, sender.address().port);
     } finally {
@@ -128,14 +119,14 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
   test('an unknown comprehension-required attribute gets 420 with UNKNOWN-ATTRIBUTES', async () => {
     const socket = await udpClient();
     try {
-      const before420 = server.counters.get('errors.420');
-      const reply = await exchange(socket, rawRequest(rawAttribute(UNKNOWN_REQUIRED_TYPE, Buffer.alloc(4))), target);
+      const before420 = stun.server.counters.get('errors.420');
+      const reply = await exchange(socket, rawRequest(rawAttribute(UNKNOWN_REQUIRED_TYPE, Buffer.alloc(4))), stun.target);
       assert.ok(reply);
       const response = decodeMessage(reply.bytes);
       assert.equal(response.cls, StunClass.ErrorResponse);
       assert.equal(getAttribute(response, ErrorCode)?.code, 420);
       assert.deepEqual(getAttribute(response, UnknownAttributes), [UNKNOWN_REQUIRED_TYPE]);
-      assert.equal(server.counters.get('errors.420'), before420 + 1);
+      assert.equal(stun.server.counters.get('errors.420'), before420 + 1);
     } finally {
       socket.close();
     }
@@ -147,7 +138,7 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
       const body = Buffer.alloc(8);
       body.writeUInt16BE(XorMappedAddress.type, 0);
       body.writeUInt16BE(40, 2);
-      const reply = await exchange(socket, rawRequest(body), target);
+      const reply = await exchange(socket, rawRequest(body), stun.target);
       assert.ok(reply);
       const response = decodeMessage(reply.bytes);
       assert.equal(response.cls, StunClass.ErrorResponse);
@@ -161,14 +152,14 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
     const socket = await udpClient();
     try {
       const legacyRequest = request([], true);
-      const reply = await exchange(socket, encodeMessage(legacyRequest), target);
+      const reply = await exchange(socket, encodeMessage(legacyRequest), stun.target);
       assert.ok(reply);
       const response = decodeMessage(reply.bytes);
       assert.equal(response.legacy, true);
       assert.deepEqual(response.transactionId, legacyRequest.transactionId);
       assert.deepEqual(getAttribute(response, MappedAddress), { family: 'IPv4', address: A, port: socket.address().port });
-      assert.deepEqual(getAttribute(response, SourceAddress), { family: 'IPv4', address: A, port: target.port });
-      assert.deepEqual(getAttribute(response, ChangedAddress), { family: 'IPv4', address: B, port: server.endpoints.altPort });
+      assert.deepEqual(getAttribute(response, SourceAddress), { family: 'IPv4', address: A, port: stun.target.port });
+      assert.deepEqual(getAttribute(response, ChangedAddress), { family: 'IPv4', address: B, port: stun.server.endpoints.altPort });
       assert.equal(getAttribute(response, XorMappedAddress), undefined);
     } finally {
       socket.close();
@@ -178,14 +169,14 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
   test('garbage is dropped and counted, and the server keeps answering', async () => {
     const socket = await udpClient();
     try {
-      const before = server.counters.get('dropped.garbage');
+      const before = stun.server.counters.get('dropped.garbage');
       const lengthMismatch = encodeMessage(request());
       lengthMismatch.writeUInt16BE(8, 2);
       for (const junk of [Buffer.from('hello'), Buffer.alloc(64, 0xff), Buffer.alloc(21), lengthMismatch]) {
-        assert.equal(await exchange(socket, junk, target, 100), undefined);
+        assert.equal(await exchange(socket, junk, stun.target, 100), undefined);
       }
-      assert.equal(server.counters.get('dropped.garbage'), before + 4);
-      assert.ok(await exchange(socket, encodeMessage(request()), target));
+      assert.equal(stun.server.counters.get('dropped.garbage'), before + 4);
+      assert.ok(await exchange(socket, encodeMessage(request()), stun.target));
     } finally {
       socket.close();
     }
@@ -194,7 +185,7 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
   test('PADDING from an unauthenticated request is ignored (no amplification)', async () => {
     const socket = await udpClient();
     try {
-      const reply = await exchange(socket, encodeMessage(request([attribute(Padding, Buffer.alloc(1200))])), target);
+      const reply = await exchange(socket, encodeMessage(request([attribute(Padding, Buffer.alloc(1200))])), stun.target);
       assert.ok(reply);
       assert.equal(getAttribute(decodeMessage(reply.bytes), Padding), undefined);
       assert.ok(reply.bytes.length < 100, `response is ${reply.bytes.length} bytes`);
@@ -204,7 +195,7 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
   });
 
   test('over TCP, frames split and coalesced are answered in order; CHANGE-REQUEST gets 400', async () => {
-    const socket = net.connect(target.port, A);
+    const socket = net.connect(stun.target.port, A);
     await once(socket, 'connect');
     const localPort = socket.localPort;
     const first = request();
@@ -226,12 +217,12 @@ describe('STUN server on two addresses and two ports (RFC 5780)', () => {
   });
 
   test('a TCP stream that is not STUN is closed and counted', async () => {
-    const before = server.counters.get('tcp.framing-errors');
-    const socket = net.connect(target.port, A);
+    const before = stun.server.counters.get('tcp.framing-errors');
+    const socket = net.connect(stun.target.port, A);
     socket.on('error', () => undefined);
     socket.write('GET / HTTP/1.1\r\nHost: stun\r\n\r\n');
     await once(socket, 'close');
-    assert.equal(server.counters.get('tcp.framing-errors'), before + 1);
+    assert.equal(stun.server.counters.get('tcp.framing-errors'), before + 1);
   });
 
   test('the hot path answers byte for byte as the general path does', () => {
