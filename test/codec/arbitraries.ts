@@ -1,35 +1,22 @@
 import fc from 'fast-check';
 import {
-  AlternateDomain,
-  AlternateServer,
   attribute,
-  ChangedAddress,
   ChangeRequest,
   ErrorCode,
   IceControlled,
-  MappedAddress,
-  Nonce,
-  OtherAddress,
   Padding,
   PasswordAlgorithm,
   PasswordAlgorithms,
   Priority,
-  Realm,
-  ReflectedFrom,
-  ResponseAddress,
-  ResponseOrigin,
   ResponsePort,
-  Software,
-  SourceAddress,
   UnknownAttributes,
   Userhash,
-  Username,
-  XorMappedAddress,
   type EncodeOptions,
   type StunAttribute,
   type StunMessage,
   type TransportAddress,
 } from '../../src/codec/index.js';
+import { ADDRESS_CODECS, TEXT_CODECS } from './helpers.js';
 
 const buffer = (maxLength: number) => fc.uint8Array({ maxLength }).map((bytes) => Buffer.from(bytes));
 
@@ -40,12 +27,10 @@ const transportAddress: fc.Arbitrary<TransportAddress> = fc.oneof(
 
 const shortText = fc.string({ unit: 'grapheme', maxLength: 40 });
 
-const addressCodecs = [MappedAddress, XorMappedAddress, AlternateServer, ResponseOrigin, OtherAddress, ChangedAddress, SourceAddress, ResponseAddress, ReflectedFrom];
-
 /** One attribute with a valid value of a known type, or an unknown comprehension-optional one. */
 export const validAttribute: fc.Arbitrary<StunAttribute> = fc.oneof(
-  fc.tuple(fc.constantFrom(...addressCodecs), transportAddress).map(([codec, value]) => attribute(codec, value)),
-  fc.tuple(fc.constantFrom(Username, Realm, Nonce, Software, AlternateDomain), shortText).map(([codec, value]) => attribute(codec, value)),
+  fc.tuple(fc.constantFrom(...ADDRESS_CODECS), transportAddress).map(([codec, value]) => attribute(codec, value)),
+  fc.tuple(fc.constantFrom(...TEXT_CODECS), shortText).map(([codec, value]) => attribute(codec, value)),
   fc.record({ code: fc.integer({ min: 300, max: 699 }), reason: shortText }).map((value) => attribute(ErrorCode, value)),
   fc.record({ changeIp: fc.boolean(), changePort: fc.boolean() }).map((value) => attribute(ChangeRequest, value)),
   fc.nat(0xffff).map((value) => attribute(ResponsePort, value)),

@@ -1,18 +1,45 @@
 import assert from 'node:assert/strict';
-import { StunDecodeError, StunUnknownAttributesError } from '../../src/codec/index.js';
+import {
+  AlternateDomain,
+  AlternateServer,
+  ChangedAddress,
+  MappedAddress,
+  Nonce,
+  OtherAddress,
+  Realm,
+  ReflectedFrom,
+  ResponseAddress,
+  ResponseOrigin,
+  Software,
+  SourceAddress,
+  StunDecodeError,
+  StunUnknownAttributesError,
+  Username,
+  XorMappedAddress,
+} from '../../src/codec/index.js';
+
+/** Every attribute whose value is a transport address (RFC 8489, RFC 5780, RFC 3489). */
+export const ADDRESS_CODECS = [MappedAddress, XorMappedAddress, AlternateServer, ResponseOrigin, OtherAddress, ChangedAddress, SourceAddress, ResponseAddress, ReflectedFrom];
+/** Every attribute whose value is UTF-8 text. */
+export const TEXT_CODECS = [Username, Realm, Nonce, Software, AlternateDomain];
 
 export function hex(text: string): Buffer {
   return Buffer.from(text.replace(/\s+/g, ''), 'hex');
 }
 
-/** Asserts `run` throws a StunDecodeError whose message matches and whose offset is `offset`. */
-export function assertDecodeError(run: () => unknown, pattern: RegExp, offset?: number): StunDecodeError {
-  let caught: unknown;
+/** What `run` throws, or undefined when it returns. */
+function thrown(run: () => unknown): unknown {
   try {
     run();
   } catch (error) {
-    caught = error;
+    return error;
   }
+  return undefined;
+}
+
+/** Asserts `run` throws a StunDecodeError whose message matches and whose offset is `offset`. */
+export function assertDecodeError(run: () => unknown, pattern: RegExp, offset?: number): StunDecodeError {
+  const caught = thrown(run);
   assert.ok(caught instanceof StunDecodeError, `expected StunDecodeError, got ${String(caught)}`);
   assert.equal(caught.code, 'ERR_STUN_DECODE');
   assert.match(caught.message, pattern);
@@ -21,12 +48,7 @@ export function assertDecodeError(run: () => unknown, pattern: RegExp, offset?: 
 }
 
 export function assertUnknownAttributes(run: () => unknown, types: number[]): StunUnknownAttributesError {
-  let caught: unknown;
-  try {
-    run();
-  } catch (error) {
-    caught = error;
-  }
+  const caught = thrown(run);
   assert.ok(caught instanceof StunUnknownAttributesError, `expected StunUnknownAttributesError, got ${String(caught)}`);
   assert.equal(caught.code, 'ERR_STUN_UNKNOWN_ATTRIBUTES');
   assert.deepEqual(caught.unknownAttributes, types);
