@@ -210,7 +210,7 @@ class TcpPunch {
           this.#record({ method: stage.method, stage: index, outcome: 'skipped', reason: 'its time slot had passed', dials: 0, elapsedMs: 0 });
           continue;
         }
-        await sleep(slotStart - performance.now(), overall);
+        if (!this.#startsEarly(stage, index)) await sleep(slotStart - performance.now(), overall);
         if (overall.aborted) break;
         this.#timeline.mark('stage-start');
         await this.#runStage(index, stage, endAt, overall);
@@ -356,12 +356,34 @@ class TcpPunch {
     return undefined;
   }
 
+  /**
+   * A cone pair whose ports both sides knew from the broker opens with one volley as soon as it
+   * can, before the synchronised start: where the NATs drop unsolicited SYNs (or let them through)
+   * the later SYN completes a simultaneous open whatever the order, a start margin sooner; where a
+   * NAT answers RST, the refused dial is redialled on the synchronised grid as before.
+   */
+  #startsEarly(stage: TcpStage, index: number): boolean {
+    return index === 0 && stage.technique === 'simultaneous-open' && !stage.predict && this.#localMappingStable() && !this.#remoteAnnounces();
+  }
+
   async #dialOnGrid(run: StageRun, targets: TcpEndpoint[]): Promise<void> {
     // Rounds already past (a late start, or a fallback later in the slot) are not dialled.
     const firstRound = Math.max(0, Math.ceil((performance.now() - run.slotStart) / SIMULTANEOUS_OPEN_ROUND_MS));
     const lastRound = this.#localMappingStable() ? Math.floor(run.stage.durationMs / SIMULTANEOUS_OPEN_ROUND_MS) : firstRound + 1;
     const live = new Set<string>();
     let listener: net.Server | undefined;
+    const dial = (target: TcpEndpoint): void => {
+      live.add(endpointKey(target));
+      // A connected target stays live: dialling it again from the same port only collides
+      // with the stream being verified (EADDRNOTAVAIL) and burns a connect per round.
+      void this.#connectOnce(run, target, true).then((outcome) => {
+        if (outcome !== 'connected') live.delete(endpointKey(target));
+      });
+    };
+    if (performance.now() < run.slotStart) {
+      run.notes.push('early volley before the synchronised start');
+      for (const target of targets) dial(target);
+    }
     for (let round = firstRound; round < lastRound && !run.signal.aborted && !this.#winner; round++) {
       const roundAt = run.slotStart + round * SIMULTANEOUS_OPEN_ROUND_MS;
       const due = targets.filter((target) => !live.has(endpointKey(target)));
@@ -373,14 +395,7 @@ class TcpPunch {
       if (run.signal.aborted || this.#winner) break;
       // No SO_REUSEPORT in Node: the listener must give the port up while new connects bind it.
       if (listener) this.#closeServer(run, listener);
-      for (const target of due) {
-        live.add(endpointKey(target));
-        // A connected target stays live: dialling it again from the same port only collides
-        // with the stream being verified (EADDRNOTAVAIL) and burns a connect per round.
-        void this.#connectOnce(run, target, true).then((outcome) => {
-          if (outcome !== 'connected') live.delete(endpointKey(target));
-        });
-      }
+      for (const target of due) dial(target);
       await new Promise((resolve) => setImmediate(resolve));
       listener = this.#listen(run, this.#localAddress);
     }
