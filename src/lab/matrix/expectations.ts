@@ -35,10 +35,7 @@ export function filtersLeniently(nat: NatBehaviour | null): boolean {
 export interface PairOptions {
   /** Both hosts sit behind the same NAT (the peers find each other's private addresses). */
   sameNat?: boolean;
-  /**
-   * A firewall in front of either side's NAT drops all UDP (lab `firewall: { udp: 'block' }`).
-   * It filters forwarded traffic only, so hosts behind one NAT still reach each other over the LAN.
-   */
+  /** A firewall in front of either side's NAT drops all UDP (lab `firewall: { udp: 'block' }`). */
   udpBlocked?: boolean;
 }
 
@@ -63,12 +60,15 @@ export type PathExpectation = 'direct' | 'birthday' | 'none';
  *   TCP engine cannot tell a full cone from a port-restricted one and plays it safe;
  * - a random mapper against a port-filtering cone: birthday;
  * - a random mapper against a sequential or random one: none;
- * - UDP between different sites when either one drops UDP: none (no datagram leaves or enters
- *   it, whatever the NATs do); TCP is unaffected by such a firewall.
+ * - UDP when either side's site drops UDP: none (no datagram leaves or enters it, whatever the
+ *   NATs do), even for two hosts behind that one NAT: the lab's firewall sits on the router, so
+ *   their LAN would carry UDP, but a peer whose discovery saw UDP blocked cannot tell a router
+ *   firewall from a host one and does not try UDP at all (ERR_UDP_BLOCKED, or the relay). TCP
+ *   is unaffected by such a firewall.
  */
 export function pathExpectation(a: NatSpec, b: NatSpec, transport: MatrixTransport, options: PairOptions = {}): PathExpectation {
-  if (options.sameNat) return 'direct';
   if (transport === 'udp' && options.udpBlocked) return 'none';
+  if (options.sameNat) return 'direct';
   const [natA, natB] = [resolveNat(a), resolveNat(b)];
   const [mapA, mapB] = [mappingClass(natA), mappingClass(natB)];
   if (mapA === 'public' || mapB === 'public') return 'direct';

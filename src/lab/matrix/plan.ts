@@ -140,7 +140,8 @@ export function planMatrix(selection: MatrixSelection): MatrixPlan {
           pairs.push({ id: id(b.letter), transport, variant: variant.key, connect: a.key, listen: b.key, sameNat: false, expect });
         }
         if (chosen.sameNat ?? true) {
-          pairs.push({ id: id('same'), transport, variant: variant.key, connect: a.key, listen: SAME_NAT, sameNat: true, expect: 'direct' });
+          const expect = pathExpectation(a.nat, a.nat, transport, { sameNat: true, udpBlocked: blocksUdp(a) });
+          pairs.push({ id: id('same'), transport, variant: variant.key, connect: a.key, listen: SAME_NAT, sameNat: true, expect });
         }
       }
     }
