@@ -18,7 +18,6 @@ let broker: Broker;
 let relay: Relay;
 let blocked: Peer;
 let open: Peer;
-const extra: Peer[] = [];
 
 async function probe(udp: boolean): Promise<NatProfile> {
   const server = await startStunServer({ host: '127.0.0.1', altHost: '127.0.0.2', port: 0, altPort: 0, udp });
@@ -29,10 +28,11 @@ async function probe(udp: boolean): Promise<NatProfile> {
   }
 }
 
-function options(id: string, profile: NatProfile): PeerRegisterOptions {
+/** `from`: the broker sees each peer at its own address, as behind two NATs (one NAT would keep a LAN path open). */
+function options(id: string, profile: NatProfile, from: string): PeerRegisterOptions {
   return {
     server: { host: '127.0.0.1', brokerPort: broker.port, stunPort: stun.endpoints.port },
-    id, profile, transports: ['udp'], hostAddresses: ['127.0.0.1'],
+    id, profile, transports: ['udp'], hostAddresses: [from], broker: { localAddress: from },
     connectTimeoutMs: 5000, incomingTimeoutMs: 5000,
     // Far beyond the connect timeout: a connect that succeeds did not wait for it.
     relayDeadlineMs: 60_000,
@@ -46,11 +46,11 @@ before(async () => {
   const [blockedProfile, openProfile] = await Promise.all([probe(false), probe(true)]);
   assert.equal(blockedProfile.udp?.rfc3489Type, 'udp-blocked');
   assert.notEqual(openProfile.udp?.rfc3489Type, 'udp-blocked');
-  [blocked, open] = await Promise.all([Peer.register(options('blocked', blockedProfile)), Peer.register(options('open', openProfile))]);
+  [blocked, open] = await Promise.all([Peer.register(options('blocked', blockedProfile, '127.0.0.2')), Peer.register(options('open', openProfile, '127.0.0.1'))]);
 });
 
 after(async () => {
-  await Promise.all([blocked, open, ...extra].map((peer) => peer?.close()));
+  await Promise.all([blocked, open].map((peer) => peer?.close()));
   await broker?.close();
   await relay?.close();
   await stun?.close();
@@ -116,4 +116,18 @@ test('relay force from the blocked peer also attaches over TCP and carries datag
   assert.equal(pathOf(connection)?.remote.port, relay.endpoints.datagramTcpPort);
   await exchangeBothWays(connection, accepted.connection, 5);
   await connection.close();
+});
+
+test('behind one NAT a blocked profile does not rule out the direct path: relay never tries it instead of failing with ERR_UDP_BLOCKED', async () => {
+  // Seen by the broker at the blocked peer's address: the broker calls them one NAT.
+  const neighbour = await Peer.register(options('neighbour', open.profile, '127.0.0.2'));
+  try {
+    const incoming = nextIncoming(blocked);
+    const connection = await neighbour.connect('blocked', { transport: 'udp', relay: 'never' });
+    assert.notEqual(pathOf(connection)?.method, 'relay');
+    await (await incoming).connection.close();
+    await connection.close();
+  } finally {
+    await neighbour.close();
+  }
 });
