@@ -1,11 +1,11 @@
 import type { TransportAddress } from '../codec/index.js';
 import { AbortedError, NtcpError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import type { RetransmitOptions } from '../stun/index.js';
+import type { BindingResult, RetransmitOptions } from '../stun/index.js';
 import { StunTimeoutError } from '../stun/index.js';
 import type { MappingLifetimeOptions } from './lifetime-probe.js';
 import type { ProbeObservation } from './profile.js';
-import type { StepListener } from './steps.js';
+import { stepOf, type StepListener } from './steps.js';
 
 /** What both probe runners share: where to probe, how patiently, and where to report. */
 export interface ProbeContext {
@@ -56,4 +56,44 @@ export function failedObservation(context: ProbeContext, base: Omit<ProbeObserva
 /** Observed RTTs go into the profile to a hundredth of a millisecond: finer digits are timer noise. */
 export function roundRttMs(ms: number): number {
   return Math.round(ms * 100) / 100;
+}
+
+/** One Binding test: its observation and, when the server answered, what the answer said. */
+export interface BindingTest {
+  observation: ProbeObservation;
+  /** The local address the request left from (a wildcard replaced by the route's source). */
+  local?: TransportAddress;
+  mapped?: TransportAddress;
+  /** Where the response came from. */
+  from?: TransportAddress;
+  /** The server's alternate address, when it named one. */
+  other?: TransportAddress;
+}
+
+/**
+ * Runs one Binding request as a discovery test: an answer becomes a 'response' observation of
+ * what the server saw, a failure one of silence or error; the step is reported either way.
+ */
+export async function runBindingTest(
+  context: ProbeContext,
+  transport: 'udp' | 'tcp',
+  base: Omit<ProbeObservation, 'outcome'>,
+  request: () => Promise<BindingResult>,
+): Promise<BindingTest> {
+  let done: BindingTest;
+  try {
+    const result = await request();
+    const local = concreteLocal(result.local, context.routeLocal);
+    done = {
+      observation: { ...base, local, outcome: 'response', mapped: result.mapped, responseFrom: result.server, rttMs: roundRttMs(result.rttMs) },
+      local,
+      mapped: result.mapped,
+      from: result.server,
+    };
+    if (result.otherAddress) done.other = result.otherAddress;
+  } catch (error) {
+    done = { observation: failedObservation(context, base, error) };
+  }
+  context.onStep(stepOf(transport, done.observation, context.startedAt));
+  return done;
 }

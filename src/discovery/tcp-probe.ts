@@ -4,19 +4,11 @@ import { sameTransportAddress } from './address.js';
 import type { MappingSamples } from './classify-mapping.js';
 import type { MappingSample } from './classify-ports.js';
 import { classifyTcpFingerprint } from './classify-tcp.js';
-import { concreteLocal, failedObservation, roundRttMs, serverCombinations, type ProbeContext } from './probe-context.js';
+import { concreteLocal, runBindingTest, serverCombinations, type BindingTest, type ProbeContext } from './probe-context.js';
 import type { ProbeObservation, TcpProfile } from './profile.js';
-import { stepOf } from './steps.js';
 
 /** Connects from fresh local ports after the same-port ones: more consecutive new mappings for the delta. */
 export const TCP_FRESH_CONNECTS = 3;
-
-interface Connect {
-  observation: ProbeObservation;
-  local?: TransportAddress;
-  mapped?: TransportAddress;
-  other?: TransportAddress;
-}
 
 /**
  * XSTUNT's XCheckConeTCP: connect from ONE local port to the server's four address/port
@@ -27,7 +19,7 @@ interface Connect {
 export async function probeTcp(context: ProbeContext, udpOther: Promise<TransportAddress | undefined>): Promise<TcpProfile> {
   const observations: ProbeObservation[] = [];
   const series: MappingSample[] = [];
-  const connect = async (test: string, server: TransportAddress, localPort?: number): Promise<Connect> => {
+  const connect = async (test: string, server: TransportAddress, localPort?: number): Promise<BindingTest> => {
     const result = await tcpConnect(context, test, server, localPort);
     observations.push(result.observation);
     if (result.local && result.mapped) series.push({ localPort: result.local.port, mapped: result.mapped });
@@ -78,30 +70,17 @@ export async function probeTcp(context: ProbeContext, udpOther: Promise<Transpor
   return profile;
 }
 
-async function tcpConnect(context: ProbeContext, test: string, server: TransportAddress, localPort?: number): Promise<Connect> {
+function tcpConnect(context: ProbeContext, test: string, server: TransportAddress, localPort?: number): Promise<BindingTest> {
   // An explicit bind sets SO_REUSEADDR, which the same-port connects after the first one need.
   const wildcard = server.family === 'IPv6' ? '::' : '0.0.0.0';
   const intended = localPort === undefined ? null : concreteLocal({ family: server.family, address: wildcard, port: localPort }, context.routeLocal);
-  const base = { test, local: intended, server };
-  let result: Connect;
-  try {
-    const binding = await tcpBinding({
+  return runBindingTest(context, 'tcp', { test, local: intended, server }, () =>
+    tcpBinding({
       server: { host: server.address, port: server.port },
       localAddress: wildcard,
       localPort,
       timeoutMs: context.tcpTimeoutMs,
       signal: context.signal,
-    });
-    const local = concreteLocal(binding.local, context.routeLocal);
-    result = {
-      observation: { ...base, local, outcome: 'response', mapped: binding.mapped, responseFrom: binding.server, rttMs: roundRttMs(binding.rttMs) },
-      local,
-      mapped: binding.mapped,
-    };
-    if (binding.otherAddress) result.other = binding.otherAddress;
-  } catch (error) {
-    result = { observation: failedObservation(context, base, error) };
-  }
-  context.onStep(stepOf('tcp', result.observation, context.startedAt));
-  return result;
+    }),
+  );
 }

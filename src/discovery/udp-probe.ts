@@ -6,7 +6,7 @@ import { probeMappingLifetime } from './lifetime-probe.js';
 import { classifyFiltering, type FilteringOutcome } from './classify-filtering.js';
 import { classifyMapping, type MappingSamples } from './classify-mapping.js';
 import { classifyPortAllocation, classifyPortPreservation, newMappingPorts } from './classify-ports.js';
-import { concreteLocal, failedObservation, roundRttMs, serverCombinations, type ProbeContext } from './probe-context.js';
+import { concreteLocal, failedObservation, runBindingTest, serverCombinations, type BindingTest, type ProbeContext } from './probe-context.js';
 import type { Hairpinning, ProbeObservation, UdpProfile } from './profile.js';
 import { rfc3489Type } from './rfc3489-type.js';
 import { stepOf } from './steps.js';
@@ -19,13 +19,6 @@ export const SILENCE_RTT_FACTOR = 4;
 
 /** Fresh sockets added to the mapping series of a symmetric NAT, so the delta rests on enough differences. */
 export const UDP_FRESH_MAPPINGS = 2;
-
-interface Probe {
-  observation: ProbeObservation;
-  mapped?: TransportAddress;
-  from?: TransportAddress;
-  other?: TransportAddress;
-}
 
 /**
  * RFC 5780 over UDP. Test I runs from two sockets at once: socket A then walks the server's
@@ -103,40 +96,29 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
   }
 }
 
-async function binding(
+function binding(
   context: ProbeContext,
   test: string,
   socket: StunUdpSocket,
   server: TransportAddress,
   change: { changeIp?: boolean; changePort?: boolean } = {},
-): Promise<Probe> {
+): Promise<BindingTest> {
   const base = { test, local: concreteLocal(socket.local(), context.routeLocal), server };
-  let probe: Probe;
-  try {
-    const result = await udpBinding({
+  return runBindingTest(context, 'udp', base, () =>
+    udpBinding({
       ...context.retransmit,
       ...change,
       server: { host: server.address, port: server.port },
       socket,
       timeoutMs: context.timeoutMs,
       signal: context.signal,
-    });
-    probe = {
-      observation: { ...base, outcome: 'response', mapped: result.mapped, responseFrom: result.server, rttMs: roundRttMs(result.rttMs) },
-      mapped: result.mapped,
-      from: result.server,
-    };
-    if (result.otherAddress) probe.other = result.otherAddress;
-  } catch (error) {
-    probe = { observation: failedObservation(context, base, error) };
-  }
-  context.onStep(stepOf('udp', probe.observation, context.startedAt));
-  return probe;
+    }),
+  );
 }
 
 interface MappingTrackInput {
   a: StunUdpSocket;
-  a1: Probe;
+  a1: BindingTest;
   other: TransportAddress | undefined;
   open: () => Promise<StunUdpSocket>;
 }
@@ -179,7 +161,7 @@ function hasMapped<T extends { mapped: TransportAddress | undefined }>(sample: T
 
 interface FilteringTrackInput {
   b: StunUdpSocket;
-  b1: Probe;
+  b1: BindingTest;
   other: TransportAddress | undefined;
 }
 
@@ -200,7 +182,7 @@ async function filteringTrack(context: ProbeContext, { b, b1, other }: Filtering
   return { filtering: verdict.value, observations: [both.observation, port.observation], notes: verdict.notes };
 }
 
-function filteringOutcome(probe: Probe, expectedOrigin: TransportAddress): FilteringOutcome {
+function filteringOutcome(probe: BindingTest, expectedOrigin: TransportAddress): FilteringOutcome {
   if (probe.observation.outcome === 'no-response') return 'no-response';
   if (!probe.from) return 'error';
   return sameTransportAddress(probe.from, expectedOrigin) ? 'response' : 'wrong-origin';
