@@ -47,6 +47,7 @@ typedef struct {
   int src, dst;  // indexes into relay->fds
   int pipe_r, pipe_w;
   size_t pipe_size;
+  int grow_tried;
   size_t in_pipe;
   char *head;
   size_t head_len, head_off;
@@ -173,11 +174,13 @@ static int open_pipe(direction_t *d) {
   return 0;
 }
 
-// A fill that filled the pipe marks a bulk stream: grow its pipe once (kept when refused).
+// A fill that filled the pipe marks a bulk stream: try once to grow its pipe. The kernel may refuse
+// (an unprivileged user past fs.pipe-user-pages-soft); the default size then stays, only slower.
 static void grow_pipe(direction_t *d) {
-  if (d->pipe_size >= BULK_PIPE_BYTES) return;
+  if (d->grow_tried) return;
+  d->grow_tried = 1;
   int size = fcntl(d->pipe_w, F_SETPIPE_SZ, BULK_PIPE_BYTES);
-  d->pipe_size = size > 0 ? (size_t)size : BULK_PIPE_BYTES;
+  if (size > 0) d->pipe_size = (size_t)size;
 }
 
 static void refill(direction_t *d) {
