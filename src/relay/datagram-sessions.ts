@@ -1,5 +1,5 @@
 import { AttachStatus } from './errors.js';
-import { encodeUdpReply } from './attach-protocol.js';
+import { encodeUdpReply, UDP_CLOSE } from './attach-protocol.js';
 import type { Claim, EndReason, RelaySession, Side } from './session-table.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { RelayDeps } from './relay-deps.js';
@@ -14,8 +14,8 @@ export interface DatagramEndpoint {
   readonly transport: 'udp' | 'tcp';
   /** Sends one relay datagram (type byte first) to this peer; may drop it, as UDP would. */
   deliver(datagram: Buffer): void;
-  /** Lets go of this attachment; with `notify` the peer is told the session ended first. */
-  release(notify: boolean): void;
+  /** Lets go of this attachment, after sending `farewell` (why the session ended) when given. */
+  release(farewell?: Buffer): void;
 }
 
 interface AttachedPeer {
@@ -55,7 +55,7 @@ export class DatagramSessions {
     if (previous?.endpoint.key !== endpoint.key) {
       if (previous) {
         logger.info({ event: 'datagram-rebind', session: session.id, side: claim.side, from: previous.endpoint.key, to: endpoint.key }, 'relay peer attachment changed');
-        previous.endpoint.release(false);
+        previous.endpoint.release();
       }
       const bucket = previous?.bucket ?? new TokenBucket(limits.bytesPerSecond, limits.burstBytes, clock);
       session.link.peers[claim.side] = { endpoint, bucket };
@@ -109,6 +109,8 @@ export class DatagramSessions {
 
   #release(session: DatagramSession, reason: EndReason): void {
     this.#deps.logger.debug({ event: 'datagram-session-released', session: session.id, reason }, 'relay UDP session released');
-    for (const peer of session.link?.peers ?? []) peer?.endpoint.release(true);
+    // A peer still waiting for its partner learns why its attach failed, as over the TCP relay.
+    const farewell = session.paired ? UDP_CLOSE : encodeUdpReply(reason === 'peer-timeout' ? AttachStatus.PeerTimeout : AttachStatus.SessionClosed);
+    for (const peer of session.link?.peers ?? []) peer?.endpoint.release(farewell);
   }
 }

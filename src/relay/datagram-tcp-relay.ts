@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { AttachStatus } from './errors.js';
-import { encodeUdpReply, parseUdp, UDP_CLOSE, UdpType } from './attach-protocol.js';
+import { encodeUdpReply, parseUdp, UdpType } from './attach-protocol.js';
 import { DatagramFrameReader, encodeDatagramFrame, MAX_DATAGRAM_FRAME_BODY } from './datagram-frames.js';
 import type { DatagramEndpoint, DatagramSession, DatagramSessions } from './datagram-sessions.js';
 import type { Side } from './session-table.js';
@@ -164,10 +164,10 @@ export class DatagramTcpRelay {
         }
         socket.write(encodeDatagramFrame([datagram]));
       },
-      release: (notify) => {
+      release: (farewell) => {
         if (socket.destroyed || socket.writableEnded) return;
-        logger.debug({ event: 'datagram-tcp-released', key, notify }, 'relay datagram TCP attachment released');
-        if (notify) socket.end(encodeDatagramFrame([UDP_CLOSE]));
+        logger.debug({ event: 'datagram-tcp-released', key }, 'relay datagram TCP attachment released');
+        if (farewell) socket.end(encodeDatagramFrame([farewell]));
         else socket.end();
         this.#closeSoon(socket);
       },

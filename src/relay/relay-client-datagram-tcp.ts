@@ -175,6 +175,7 @@ export async function attachDatagramTcp(options: AttachDatagramTcpOptions, compo
       for (const [index, read] of reads.entries()) {
         if (read.kind === 'invalid') return fail(new RelayAttachError('ERR_RELAY_PROTOCOL', `relay sent a malformed frame: ${read.reason}`));
         const parsed = parseUdp(read.body);
+        if (parsed.type === UdpType.Close) return fail(RelayAttachError.fromStatus(AttachStatus.SessionClosed));
         if (parsed.type !== UdpType.AttachReply) return fail(new RelayAttachError('ERR_RELAY_PROTOCOL', `relay sent frame type ${String(parsed.type)} before its attach reply`));
         if (parsed.status === AttachStatus.Waiting) continue;
         if (parsed.status !== AttachStatus.Ok) return fail(RelayAttachError.fromStatus(parsed.status));

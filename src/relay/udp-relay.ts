@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { AttachStatus } from './errors.js';
-import { encodeUdpReply, parseUdp, UDP_CLOSE, UdpType } from './attach-protocol.js';
+import { encodeUdpReply, parseUdp, UdpType } from './attach-protocol.js';
 import type { Side } from './session-table.js';
 import type { DatagramEndpoint, DatagramSession, DatagramSessions } from './datagram-sessions.js';
 import type { RelayDeps } from './relay-deps.js';
@@ -94,9 +94,9 @@ export class UdpRelay {
       key,
       transport: 'udp',
       deliver: (datagram) => this.#send(datagram, port, address),
-      release: (notify) => {
+      release: (farewell) => {
         if (this.#bindings.get(key)?.endpoint === endpoint) this.#bindings.delete(key);
-        if (notify) this.#send(UDP_CLOSE, port, address);
+        if (farewell) this.#send(farewell, port, address);
       },
     };
     return endpoint;

@@ -101,6 +101,16 @@ test('a wrong token over TCP is refused with ERR_RELAY_TOKEN_INVALID; a TCP stre
   });
 });
 
+test('a TCP-attached peer whose partner never comes is told ERR_RELAY_PEER_TIMEOUT; a UDP-attached one too', async () => {
+  await withRelay({ pendingTimeoutMs: 200 }, async (relay) => {
+    for (const via of ['tcp', 'udp'] as const) {
+      const { tokens } = await relay.createSession();
+      await assert.rejects(attach(relay, tokens[0], via), { code: 'ERR_RELAY_PEER_TIMEOUT' });
+    }
+    assert.equal(relay.sessionCount, 0);
+  });
+});
+
 test('a peer whose UDP attach goes unanswered falls back to TCP with the same token', async () => {
   const silent = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', () => resolve()));

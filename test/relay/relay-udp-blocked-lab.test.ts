@@ -11,7 +11,7 @@ import { Lab, labUnavailableReason } from '../../src/lab/index.js';
 // the relay with its side attached over TCP. Run from sources (tsx), one lab for the file.
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-const STEP_TIMEOUT_MS = 20_000;
+const STEP_TIMEOUT_MS = 30_000;
 
 const unavailable = labUnavailableReason();
 if (unavailable) console.error(`relay-udp-blocked-lab.test: SKIPPING the UDP-blocked relay lab tests: ${unavailable}`);
