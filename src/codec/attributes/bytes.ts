@@ -1,23 +1,29 @@
 import { AttributeType } from '../constants.js';
 import { StunDecodeError } from '../errors.js';
 import { defineCodec, encodeFailure, registerAttribute } from '../registry.js';
+import type { AttributeCodec } from '../types.js';
+
+/** An attribute whose value is opaque bytes of exactly `length` (a hash or an HMAC). */
+export function fixedLengthBytes(type: number, name: string, length: number): AttributeCodec<Buffer> {
+  return defineCodec<Buffer>({
+    type,
+    name,
+    size(value) {
+      if (!Buffer.isBuffer(value) || value.length !== length) throw encodeFailure(name, `must be a ${length}-byte Buffer`);
+      return length;
+    },
+    write: (value, target, offset) => void value.copy(target, offset),
+    decode(data) {
+      if (data.length !== length) throw new StunDecodeError(`value must be ${length} bytes, got ${data.length}`, 0);
+      return data;
+    },
+  });
+}
 
 /** RFC 8489 §14.4: SHA-256(username ":" realm), exactly 32 bytes. */
 export const USERHASH_LENGTH = 32;
 
-export const Userhash = defineCodec<Buffer>({
-  type: AttributeType.Userhash,
-  name: 'USERHASH',
-  size(value) {
-    if (!Buffer.isBuffer(value) || value.length !== USERHASH_LENGTH) throw encodeFailure('USERHASH', 'must be a 32-byte Buffer');
-    return USERHASH_LENGTH;
-  },
-  write: (value, target, offset) => void value.copy(target, offset),
-  decode(data) {
-    if (data.length !== USERHASH_LENGTH) throw new StunDecodeError(`value must be 32 bytes, got ${data.length}`, 0);
-    return data;
-  },
-});
+export const Userhash = fixedLengthBytes(AttributeType.Userhash, 'USERHASH', USERHASH_LENGTH);
 
 /**
  * RFC 5780 §7.6: filler to probe fragmentation; its contents carry no meaning. A server must cap

@@ -1,6 +1,7 @@
 import { AttributeType } from '../constants.js';
 import { StunDecodeError } from '../errors.js';
 import { defineCodec, encodeFailure, registerAttribute } from '../registry.js';
+import { fixedLengthBytes } from './bytes.js';
 
 /** RFC 8489 §14.5: HMAC-SHA1 is always 20 bytes. */
 export const MESSAGE_INTEGRITY_LENGTH = 20;
@@ -17,19 +18,7 @@ function validSha256Length(length: number): boolean {
  * The HMAC as received. encodeMessage computes it when given `options.integrity`; an attribute
  * already in the list is written verbatim (useful to forward or re-emit a message unchanged).
  */
-export const MessageIntegrity = defineCodec<Buffer>({
-  type: AttributeType.MessageIntegrity,
-  name: 'MESSAGE-INTEGRITY',
-  size(value) {
-    if (!Buffer.isBuffer(value) || value.length !== MESSAGE_INTEGRITY_LENGTH) throw encodeFailure('MESSAGE-INTEGRITY', 'must be a 20-byte Buffer');
-    return MESSAGE_INTEGRITY_LENGTH;
-  },
-  write: (value, target, offset) => void value.copy(target, offset),
-  decode(data) {
-    if (data.length !== MESSAGE_INTEGRITY_LENGTH) throw new StunDecodeError(`value must be 20 bytes, got ${data.length}`, 0);
-    return data;
-  },
-});
+export const MessageIntegrity = fixedLengthBytes(AttributeType.MessageIntegrity, 'MESSAGE-INTEGRITY', MESSAGE_INTEGRITY_LENGTH);
 
 export const MessageIntegritySha256 = defineCodec<Buffer>({
   type: AttributeType.MessageIntegritySha256,
