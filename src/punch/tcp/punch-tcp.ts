@@ -374,10 +374,14 @@ class TcpPunch {
     let listener: net.Server | undefined;
     const dial = (target: TcpEndpoint): void => {
       live.add(endpointKey(target));
-      // A connected target stays live: dialling it again from the same port only collides
-      // with the stream being verified (EADDRNOTAVAIL) and burns a connect per round.
-      void this.#connectOnce(run, target, true).then((outcome) => {
-        if (outcome !== 'connected') live.delete(endpointKey(target));
+      // A connected target stays live while its stream is verified: dialling it again from the
+      // same port only collides with that stream (EADDRNOTAVAIL) and burns a connect per round.
+      // A stream that fails verification (a half-open leftover of a lost race) frees it again.
+      const free = (): void => {
+        live.delete(endpointKey(target));
+      };
+      void this.#connectOnce(run, target, true, free).then((outcome) => {
+        if (outcome !== 'connected') free();
       });
     };
     if (performance.now() < run.slotStart) {
@@ -563,7 +567,7 @@ class TcpPunch {
   }
 
   /** One connect; resolves with how it ended (a connected stream goes to verification). */
-  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean): Promise<'connected' | 'refused' | 'failed'> {
+  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void): Promise<'connected' | 'refused' | 'failed'> {
     return new Promise((resolve) => {
       run.dials++;
       this.#dials++;
@@ -576,7 +580,7 @@ class TcpPunch {
       run.sockets.add(socket);
       socket.once('connect', () => {
         run.sockets.delete(socket);
-        this.#offer(socket, run);
+        this.#offer(socket, run, onUnverified);
         resolve('connected');
       });
       socket.once('error', (error: NodeJS.ErrnoException) => {
@@ -630,7 +634,8 @@ class TcpPunch {
   }
 
   /** Verifies a connected stream; the first verified one wins, everything else is closed. */
-  #offer(socket: net.Socket, run: StageRun): void {
+  /** `onUnverified`: called when the stream failed verification (not when another one won). */
+  #offer(socket: net.Socket, run: StageRun, onUnverified?: () => void): void {
     if (this.#winner || this.#done.signal.aborted) {
       socket.destroy();
       return;
@@ -647,7 +652,9 @@ class TcpPunch {
       signal: this.#done.signal,
     }).then(
       () => {
-        if (this.#winner) {
+        // Aborted by the caller (the relay was taken): never SELECT, or the responder could keep
+        // this stream while the initiator keeps another path.
+        if (this.#winner || this.#options.signal?.aborted) {
           socket.resetAndDestroy();
           return;
         }
@@ -662,6 +669,7 @@ class TcpPunch {
         // later dial of the same target from this port would fail with EADDRNOTAVAIL.
         socket.resetAndDestroy();
         this.#logger.debug({ err: error, remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'closed an unverified TCP stream');
+        onUnverified?.();
       },
     );
     this.#verifying.add(verifying);
