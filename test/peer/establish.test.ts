@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import type { Coordination } from '../../src/broker/index.js';
 import { establishPath, type Established, type PathContext, type PathStrategy } from '../../src/peer/index.js';
+import { MAX_PLANNED_RELAY_DEADLINE_MS, relayDeadline } from '../../src/peer/paths/establish.js';
 import type { DatagramConnection } from '../../src/peer/index.js';
 
 // The path choice (relay never/force/auto, happy eyeballs) with scripted strategies: no sockets.
@@ -114,4 +115,31 @@ test('auto: a direct failure before the deadline falls back to the relay at once
   const established = await establishPath(context(true), { direct, relay, mode: 'auto', relayDeadlineMs: 5000 });
   assert.equal(established.method, 'relay');
   assert.ok(performance.now() - started < 5000);
+});
+
+test('auto: a direct path arriving after the deadline but within one relay setup time is kept', async () => {
+  // The relay needs 300 ms: past the 100 ms deadline direct keeps its chance until 100 + 300 ms.
+  const direct = strategy('udp-punch', 330);
+  const relay = strategy('relay', 300);
+  const established = await establishPath(context(true), { direct, relay, mode: 'auto', relayDeadlineMs: 100 });
+  assert.equal(established.method, 'udp-punch');
+  assert.equal(relay.committed, 0);
+});
+
+test('auto: a relay that fails leaves direct running past the deadline', async () => {
+  const direct = strategy('udp-punch', 150);
+  const relay = strategy('relay', 5, 'fail');
+  const established = await establishPath(context(true), { direct, relay, mode: 'auto', relayDeadlineMs: 50 });
+  assert.equal(established.method, 'udp-punch');
+});
+
+test("relayDeadline follows the direct plan's first stage, bounded, and never drops below relayDeadlineMs", () => {
+  const planned = (ms: number | undefined): PathStrategy => ({ ...strategy('tcp', 0), plannedMs: () => ms });
+  const now = { startAt: performance.now() + 1_000 } as unknown as PathContext;
+  assert.equal(relayDeadline(now, { direct: strategy('udp-punch', 0), relayDeadlineMs: 3_000 }), 3_000);
+  assert.equal(relayDeadline(now, { direct: planned(undefined), relayDeadlineMs: 3_000 }), 3_000);
+  assert.equal(relayDeadline(now, { direct: planned(1_000), relayDeadlineMs: 3_000 }), 3_000);
+  const prediction = relayDeadline(now, { direct: planned(4_000), relayDeadlineMs: 3_000 });
+  assert.ok(prediction > 4_900 && prediction <= 5_000, `start in 1 s + a 4 s stage, got ${prediction}`);
+  assert.equal(relayDeadline(now, { direct: planned(20_000), relayDeadlineMs: 3_000 }), MAX_PLANNED_RELAY_DEADLINE_MS);
 });

@@ -5,8 +5,10 @@ import type { Established, PathContext, PathStrategy } from './path-strategy.js'
 /**
  * - `never`: direct paths only;
  * - `force`: the relay only (fails with ERR_RELAY_UNAVAILABLE when the broker offers none);
- * - `auto`: direct, with the relay prepared in parallel and taken when no direct path completed
- *   by `relayDeadlineMs` (happy eyeballs) or when direct fails; direct only when no relay is offered.
+ * - `auto`: direct, with the relay prepared in parallel (happy eyeballs); direct only when no relay
+ *   is offered. The relay is taken when direct fails, or when no direct path completed by the
+ *   deadline (`relayDeadline`) and then within one more relay setup time: the user waits at most
+ *   the deadline plus one relay setup, and a direct path arriving in that grace still wins.
  *   The initiator decides: on the responder both run until one completes, and each completes only
  *   once the initiator selected it (UDP nomination, the TCP handshake's SELECT), so both ends
  *   always keep the same path.
@@ -15,8 +17,10 @@ export type RelayMode = 'auto' | 'never' | 'force';
 
 export const RELAY_MODES: readonly RelayMode[] = ['auto', 'never', 'force'];
 
-/** @default of `relayDeadlineMs`: enough for cone pairs and prediction; birthday pairs may lose to the relay. */
+/** @default of `relayDeadlineMs`: enough for cone pairs; plans with a longer first stage extend it (see relayDeadline). */
 export const DEFAULT_RELAY_DEADLINE_MS = 3_000;
+/** A direct plan's first stage extends the relay deadline up to this (prediction's STUNT #2 slot is 4 s). */
+export const MAX_PLANNED_RELAY_DEADLINE_MS = 6_000;
 
 export interface PathChoice {
   direct: PathStrategy;
@@ -24,6 +28,18 @@ export interface PathChoice {
   relay?: PathStrategy | undefined;
   mode: RelayMode;
   relayDeadlineMs: number;
+}
+
+/**
+ * When the initiator gives up waiting for direct (ms from now): `relayDeadlineMs`, or the end of
+ * the direct plan's first stage (the technique expected to connect these two NATs, counted from
+ * the synchronised start) when that is later, bounded by MAX_PLANNED_RELAY_DEADLINE_MS.
+ */
+export function relayDeadline(context: PathContext, choice: Pick<PathChoice, 'direct' | 'relayDeadlineMs'>): number {
+  const plannedMs = choice.direct.plannedMs?.(context);
+  if (plannedMs === undefined) return choice.relayDeadlineMs;
+  const untilStart = Math.max(0, context.startAt - performance.now());
+  return Math.max(choice.relayDeadlineMs, Math.min(MAX_PLANNED_RELAY_DEADLINE_MS, untilStart + plannedMs));
 }
 
 /** Runs the strategies `choice` names over `context`; resolves with the one verified connection kept (and committed). */
@@ -40,13 +56,27 @@ function choosePath(context: PathContext, choice: PathChoice): Promise<Establish
     return choice.relay!.establish(context);
   }
   if (choice.mode === 'never' || !relayOffered) return choice.direct.establish(context);
-  const deadlineMs = context.coordination.role === 'initiator' ? choice.relayDeadlineMs : undefined;
+  const deadlineMs = context.coordination.role === 'initiator' ? relayDeadline(context, choice) : undefined;
   return happyEyeballs(context, choice.direct, choice.relay!, deadlineMs);
 }
 
 function release(established: Established): void {
   if (established.transport === 'tcp') established.socket.destroy();
   else void established.connection.close();
+}
+
+type Outcome = { established: Established } | { error: unknown };
+
+function settle(run: Promise<Established>): Promise<Outcome> {
+  return run.then((established) => ({ established }), (error: unknown) => ({ error }));
+}
+
+function delay(ms: number): { done: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms));
+  });
+  return { done, cancel: () => clearTimeout(timer) };
 }
 
 /** Without `deadlineMs` (the responder) the relay is only taken once direct failed or the relay completed first. */
@@ -58,31 +88,53 @@ async function happyEyeballs(context: PathContext, direct: PathStrategy, relay: 
     relayAbort.abort(context.signal.reason);
   };
   context.signal.addEventListener('abort', forward, { once: true });
+  const relayStartedAt = performance.now();
   const directRun = direct.establish({ ...context, signal: directAbort.signal });
   const relayRun = relay.establish({ ...context, signal: relayAbort.signal });
-  let deadline: NodeJS.Timeout | undefined;
-  const deadlinePassed = deadlineMs === undefined
-    ? relayRun.then(() => undefined, () => new Promise<never>(() => undefined))
-    : new Promise<void>((resolve) => {
-      deadline = setTimeout(resolve, deadlineMs);
-    });
-  try {
-    // 1. Direct wins outright when it completes before the deadline (or, on the responder, before the relay).
-    const early = await Promise.race([
-      directRun.then((established) => ({ established }), (error: unknown) => ({ error })),
-      deadlinePassed.then(() => undefined),
-    ]);
-    if (early && 'established' in early) {
-      relayAbort.abort(new AbortedError('a direct path won'));
-      relayRun.then(release, () => undefined);
-      return early.established;
-    }
-    // 2. Deadline passed or direct failed: the relay (prepared meanwhile) is taken; direct stops.
+  const directOutcome = settle(directRun);
+  const relaySetupMs = relayRun.then(() => performance.now() - relayStartedAt, () => undefined);
+  const takeDirect = (established: Established): Established => {
+    relayAbort.abort(new AbortedError('a direct path won'));
+    relayRun.then(release, () => undefined);
+    return established;
+  };
+  const takeRelay = async (): Promise<Established> => {
     directAbort.abort(new AbortedError('the relay path was taken'));
     directRun.then(release, () => undefined);
-    return await relayRun;
+    return relayRun;
+  };
+  const timers: Array<() => void> = [];
+  try {
+    if (deadlineMs === undefined) {
+      // The responder: whichever the initiator completed first (direct failing leaves the relay).
+      const first = await Promise.race([directOutcome, relayRun.then(() => undefined, () => new Promise<never>(() => undefined))]);
+      if (first && 'established' in first) return takeDirect(first.established);
+      return await takeRelay();
+    }
+    // 1. Direct wins outright when it completes before the deadline; its failure means the relay.
+    const deadline = delay(deadlineMs);
+    timers.push(deadline.cancel);
+    const early = await Promise.race([directOutcome, deadline.done.then(() => undefined)]);
+    if (early && 'established' in early) return takeDirect(early.established);
+    if (early) return await takeRelay();
+    // 2. Past the deadline direct keeps its chance for one more relay setup time (as long as the
+    //    relay took, or takes, to become ready), then the relay is taken.
+    const graceOver = relaySetupMs.then((setupMs) => {
+      if (setupMs === undefined) return 'relay-failed' as const;
+      const grace = delay(deadlineMs + setupMs - (performance.now() - relayStartedAt));
+      timers.push(grace.cancel);
+      return grace.done.then(() => 'grace-over' as const);
+    });
+    const late = await Promise.race([directOutcome, graceOver]);
+    if (typeof late === 'object' && 'established' in late) return takeDirect(late.established);
+    if (late === 'relay-failed') {
+      const last = await directOutcome;
+      if ('established' in last) return last.established;
+      throw last.error;
+    }
+    return await takeRelay();
   } finally {
-    clearTimeout(deadline);
+    for (const cancel of timers) cancel();
     context.signal.removeEventListener('abort', forward);
   }
 }

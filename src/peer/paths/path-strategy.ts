@@ -52,4 +52,9 @@ export interface PathStrategy {
   /** A relay that needs no session from the broker (TURN): offered whenever the dialler allows a relay. @default false */
   readonly standalone?: boolean;
   establish(context: PathContext): Promise<Established>;
+  /**
+   * Direct strategies: ms from the synchronised start until the stage expected to connect these
+   * two peers ends (the relay deadline waits for it, bounded). @default unknown: relayDeadlineMs alone
+   */
+  plannedMs?(context: PathContext): number | undefined;
 }

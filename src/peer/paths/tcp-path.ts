@@ -1,4 +1,4 @@
-import { punchTcp } from '../../punch/tcp/index.js';
+import { natViewOf, planTcp, punchTcp } from '../../punch/tcp/index.js';
 import { tcpPunchCandidates } from '../candidates.js';
 import { remoteProfile } from '../remote-profile.js';
 import { signalChannel } from '../signal-channel.js';
@@ -38,5 +38,14 @@ export const tcpPath: PathStrategy = {
       origin: context.origin,
     });
     return { transport: 'tcp', socket: result.socket, method: result.method, attempts: result.attempts, timeline: result.timeline };
+  },
+  /** The first stage of the plan both engines will run (as the engine builds it from the two profiles). */
+  plannedMs(context: PathContext): number | undefined {
+    const { coordination } = context;
+    const candidates = tcpPunchCandidates(coordination.candidates, coordination.punchPorts?.peer);
+    const local = natViewOf(context.profile);
+    const remote = natViewOf(remoteProfile(coordination.peer.profile), candidates.find((candidate) => candidate.kind === 'srflx')?.address);
+    const plan = coordination.role === 'initiator' ? planTcp(local, remote) : planTcp(remote, local);
+    return plan.stages[0]?.durationMs;
   },
 };
