@@ -151,7 +151,7 @@ for (const engine of ENGINES) {
     const slack = 64 * 1024;
     await onEngine(engine, { bytesPerSecond: rate, burstBytes: burst }, async (relay) => {
       const [a, b] = await pair(relay);
-      const received = [0, 0];
+      const received: [number, number] = [0, 0];
       b.on('data', (chunk: Buffer) => (received[0] += chunk.length));
       a.on('data', (chunk: Buffer) => (received[1] += chunk.length));
       const started = performance.now();
