@@ -115,6 +115,41 @@ test('connect over TCP resolves with a connected net.Socket; the listener gets i
   await once(socket, 'close');
 });
 
+async function tcpRoundTrip(dialler: Peer, listener: Peer, listenerId: string): Promise<{ socket: net.Socket; accepted: net.Socket }> {
+  const incoming = nextIncoming(listener);
+  const socket = await dialler.connect(listenerId, { transport: 'tcp' });
+  const accepted = await incoming;
+  if (accepted.transport !== 'tcp') throw new Error('expected tcp');
+  return { socket, accepted: accepted.socket };
+}
+
+test('TCP connects between peers with ready punching ports start at once: no mapping exchange, a new port per connect, attempts counted', async () => {
+  const listener = await register('ready-listener');
+  const dialler = await register('ready-dialler');
+  const first = await tcpRoundTrip(dialler, listener, 'ready-listener');
+  const second = await tcpRoundTrip(dialler, listener, 'ready-listener');
+  for (const { socket } of [first, second]) {
+    const path = pathOf(socket)!;
+    assert.equal(path.timeline?.['mapping-received'], undefined, 'the ports came with the coordination');
+    assert.ok(path.timeline?.['verified'] !== undefined && path.timeline['coordination'] !== undefined);
+    assert.ok((path.attempts ?? 0) >= 1);
+  }
+  assert.notEqual(first.socket.localPort, second.socket.localPort, 'a used port is replaced by a newly armed one');
+  for (const { socket, accepted } of [first, second]) {
+    socket.destroy();
+    accepted.destroy();
+  }
+});
+
+test('a peer without a ready port (tcpPunchPort: false) still connects with one that has it: it announces its fresh port', async () => {
+  const listener = await register('fresh-listener', { tcpPunchPort: false });
+  const dialler = await register('ready-dialler-2');
+  const { socket, accepted } = await tcpRoundTrip(dialler, listener, 'fresh-listener');
+  assert.notEqual(pathOf(socket)?.timeline?.['mapping-received'], undefined, 'the dialler waited for the announcement');
+  socket.destroy();
+  accepted.destroy();
+});
+
 test('the async iterator yields incoming connections in order', async () => {
   const listener = await register('iterating');
   const dialler = await register('iterator-dialler');
