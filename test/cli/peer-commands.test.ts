@@ -69,6 +69,7 @@ test('TCP: the end of stdin half-closes; the other side still sends, then both e
     assert.equal(connected.transport, 'tcp');
     assert.equal(typeof connected.method, 'string');
     assert.equal(typeof connected.elapsedMs, 'number');
+    assert.ok(Number.isInteger(connected.attempts) && Number(connected.attempts) >= 1, `TCP connects made: ${String(connected.attempts)}`);
     assert.match(String(connected.local), /^10\.\d+\.\d+\.\d+:\d+$/);
     assert.match(String(connected.remote), new RegExp(`^${lab!.publicAddress('b').replaceAll('.', '\\.')}:\\d+$`));
     dialler.write('ping\n');
