@@ -159,6 +159,8 @@ export async function attachDatagramTcp(options: AttachDatagramTcpOptions, compo
   }
   const limit = deadline('relay datagram TCP attach', options.timeoutMs ?? DEFAULT_ATTACH_TIMEOUT_MS, options.signal);
   const reader = new DatagramFrameReader();
+  const logger = components.logger ?? silentLogger;
+  const logError = (error: Error): void => logger.debug({ event: 'relay-datagram-socket-error', err: error.message }, 'relay datagram socket error');
   const { socket, pending } = await new Promise<{ socket: net.Socket; pending: Buffer[] }>((resolve, reject) => {
     const socket = net.connect({ host: options.host, port: options.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     socket.setNoDelay(true);
@@ -179,6 +181,8 @@ export async function attachDatagramTcp(options: AttachDatagramTcpOptions, compo
         if (parsed.type !== UdpType.AttachReply) return fail(new RelayAttachError('ERR_RELAY_PROTOCOL', `relay sent frame type ${String(parsed.type)} before its attach reply`));
         if (parsed.status === AttachStatus.Waiting) continue;
         if (parsed.status !== AttachStatus.Ok) return fail(RelayAttachError.fromStatus(parsed.status));
+        // The channel reports a later failure as a close; this listener keeps it from being unhandled.
+        socket.on('error', logError);
         cleanup();
         const rest = reads.slice(index + 1).flatMap((next) => (next.kind === 'frame' ? [next.body] : []));
         resolve({ socket, pending: rest });
@@ -198,8 +202,6 @@ export async function attachDatagramTcp(options: AttachDatagramTcpOptions, compo
     socket.on('close', onClose);
     socket.write(attach);
   }).finally(() => limit.dispose());
-  const logger = components.logger ?? silentLogger;
-  socket.on('error', (error) => logger.debug({ event: 'relay-datagram-socket-error', err: error.message }, 'relay datagram socket error'));
   return new RelayTcpDatagramChannel({
     socket, reader, pending, keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS, pathMtu: options.pathMtu ?? DEFAULT_PATH_MTU, logger,
   });

@@ -188,7 +188,9 @@ test('oversize, garbage and truncated frames close only that connection; a sessi
     // An attached peer that breaks the framing loses its own session, and only that one.
     const { tokens } = await relay.createSession();
     const victim = await rawConnection(relay);
+    const attached = relay.counters.get('attach_ok');
     victim.socket.write(encodeDatagramFrame([encodeUdpAttach(tokens[0])]));
+    while (relay.counters.get('attach_ok') === attached) await new Promise((resolve) => setTimeout(resolve, 5));
     const partner = await attach(relay, tokens[1], 'udp');
     const partnerClosed = once(partner, 'close');
     victim.socket.write(Buffer.from([0xff, 0xff, 0x00]));
