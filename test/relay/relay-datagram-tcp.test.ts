@@ -217,3 +217,24 @@ test('the per-peer byte rate applies to a TCP-attached peer', async () => {
     await closeBoth(a, b);
   });
 });
+
+test('an idle session with a TCP-attached peer is ended and both peers are told', async () => {
+  await withRelay({ idleTimeoutMs: 200 }, async (relay) => {
+    const [a, b] = await pair(relay, ['tcp', 'udp']);
+    const closed = await Promise.all([once(a, 'close'), once(b, 'close')]);
+    assert.deepEqual(closed, [[{ reason: 'remote' }], [{ reason: 'remote' }]]);
+    assert.equal(relay.counters.get('sessions_ended_idle'), 1);
+  });
+});
+
+test('an attach flood over TCP is refused with ERR_RELAY_RATE_LIMITED without disturbing a running session', async () => {
+  await withRelay({ attachesPerSecond: 1, attachBurst: 3 }, async (relay) => {
+    const [a, b] = await pair(relay, ['tcp', 'tcp']);
+    const flood = await Promise.allSettled(Array.from({ length: 5 }, () => attach(relay, randomBytes(24).toString('base64url'), 'tcp')));
+    const codes = flood.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as { code: string }).code : 'attached'));
+    assert.ok(codes.includes('ERR_RELAY_RATE_LIMITED'), codes.join(', '));
+    const { sent, received } = await exchange(a, b, 3);
+    assert.deepEqual(digest(received), digest(sent));
+    await closeBoth(a, b);
+  });
+});
