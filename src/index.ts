@@ -61,3 +61,9 @@ export {
   type AllocateOptions, type TurnAllocation, type TurnClientEvents, type TurnServerAddress, type TurnCredentials,
 } from './relay/index.js';
 export { RelaySpliceError, SPLICE_ENGINE_ENV, type SpliceEngineChoice } from './relay/index.js';
+export {
+  attachDatagrams, attachDatagramTcp, RelayTcpDatagramChannel, DEFAULT_UDP_ANSWER_TIMEOUT_MS, MAX_DATAGRAM_FRAME_BODY,
+  type AttachDatagramsOptions, type AttachDatagramsComponents, type RelayDatagramChannel, type AttachDatagramTcpOptions,
+  type AttachDatagramTcpComponents,
+} from './relay/index.js';
+export { UdpBlockedError } from './peer/index.js';
