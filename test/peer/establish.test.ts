@@ -143,3 +143,18 @@ test("relayDeadline follows the direct plan's first stage, bounded, and never dr
   assert.ok(prediction > 4_900 && prediction <= 5_000, `start in 1 s + a 4 s stage, got ${prediction}`);
   assert.equal(relayDeadline(now, { direct: planned(20_000), relayDeadlineMs: 3_000 }), MAX_PLANNED_RELAY_DEADLINE_MS);
 });
+
+test("auto: the relay waits for the direct strategy's hold (a sequential NAT predicting), or starts at once when direct fails", async () => {
+  const held = (inner: ReturnType<typeof strategy>, holdMs: number): PathStrategy => ({ ...inner, establish: inner.establish, relayHoldMs: () => holdMs });
+  const relay = strategy('relay', 5);
+  let relayStartedAfter = -1;
+  const started = performance.now();
+  const timedRelay: PathStrategy = { name: 'relay', establish: (c) => { relayStartedAfter = performance.now() - started; return relay.establish(c); } };
+  const direct = strategy('udp-punch', 50);
+  assert.equal((await establishPath(context(true), { direct: held(direct, 5_000), relay: timedRelay, mode: 'auto', relayDeadlineMs: 1_000 })).method, 'udp-punch');
+  assert.equal(relayStartedAfter, -1, 'direct won during the hold: the relay never opened a mapping');
+  const failing = strategy('udp-punch', 20, 'fail');
+  const established = await establishPath(context(true), { direct: held(failing, 5_000), relay: timedRelay, mode: 'auto', relayDeadlineMs: 1_000 });
+  assert.equal(established.method, 'relay');
+  assert.ok(relayStartedAfter >= 0 && relayStartedAfter < 5_000, 'the failure started the relay without waiting out the 5 s hold');
+});

@@ -88,10 +88,22 @@ async function happyEyeballs(context: PathContext, direct: PathStrategy, relay: 
     relayAbort.abort(context.signal.reason);
   };
   context.signal.addEventListener('abort', forward, { once: true });
-  const relayStartedAt = performance.now();
   const directRun = direct.establish({ ...context, signal: directAbort.signal });
-  const relayRun = relay.establish({ ...context, signal: relayAbort.signal });
   const directOutcome = settle(directRun);
+  // 0. The relay is prepared meanwhile, after the direct strategy's hold (sequential NATs) or
+  //    at once when direct fails.
+  const holdMs = direct.relayHoldMs?.(context) ?? 0;
+  const hold = delay(holdMs);
+  let relayStartedAt = performance.now();
+  const directFailed = directOutcome.then((outcome) => ('error' in outcome ? undefined : new Promise<never>(() => undefined)));
+  const relayRun = (holdMs > 0 ? Promise.race([hold.done, directFailed]) : Promise.resolve()).then(() => {
+    hold.cancel();
+    if (relayAbort.signal.aborted) throw new AbortedError('a direct path won before the relay started');
+    relayStartedAt = performance.now();
+    return relay.establish({ ...context, signal: relayAbort.signal });
+  });
+  // Unobserved rejections are fine: every path below settles or releases it.
+  relayRun.catch(() => undefined);
   const relaySetupMs = relayRun.then(() => performance.now() - relayStartedAt, () => undefined);
   const takeDirect = (established: Established): Established => {
     relayAbort.abort(new AbortedError('a direct path won'));
@@ -103,7 +115,7 @@ async function happyEyeballs(context: PathContext, direct: PathStrategy, relay: 
     directRun.then(release, () => undefined);
     return relayRun;
   };
-  const timers: Array<() => void> = [];
+  const timers: Array<() => void> = [hold.cancel];
   try {
     if (deadlineMs === undefined) {
       // The responder: whichever the initiator completed first (direct failing leaves the relay).

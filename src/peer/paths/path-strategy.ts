@@ -57,4 +57,10 @@ export interface PathStrategy {
    * two peers ends (the relay deadline waits for it, bounded). @default unknown: relayDeadlineMs alone
    */
   plannedMs?(context: PathContext): number | undefined;
+  /**
+   * Direct strategies: how long a relay attempt run in parallel must wait before it opens a
+   * mapping on this host's NAT (a sequential NAT's prediction counts every new mapping, and the
+   * relay's would take the predicted port). The relay starts at once when direct fails. @default 0
+   */
+  relayHoldMs?(context: PathContext): number;
 }

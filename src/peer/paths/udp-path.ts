@@ -1,4 +1,4 @@
-import { punchUdp } from '../../punch/udp/index.js';
+import { classifyNat, punchUdp } from '../../punch/udp/index.js';
 import type { Candidate } from '../../punch/candidates.js';
 import { punchCandidates } from '../candidates.js';
 import { remoteProfile } from '../remote-profile.js';
@@ -10,8 +10,17 @@ import type { Established, PathContext, PathStrategy } from './path-strategy.js'
  * this host's candidates; the engine tells the peer about them through the broker, runs every
  * strategy the two profiles allow (lan, punch, prediction, birthday) and verifies the winner.
  */
+/**
+ * Behind a sequential NAT the relay's UDP attach would take the port the peer predicts for us:
+ * it waits this long (the relay is only taken after the relay deadline anyway, 3 s or more).
+ */
+export const SEQUENTIAL_RELAY_HOLD_MS = 1_500;
+
 export const udpPath: PathStrategy = {
   name: 'udp',
+  relayHoldMs(context: PathContext): number {
+    return classifyNat(context.profile) === 'sequential' ? SEQUENTIAL_RELAY_HOLD_MS : 0;
+  },
   async establish(context: PathContext): Promise<Established> {
     const { coordination } = context;
     const { socket, mapped } = await context.udpSockets.take();
