@@ -60,15 +60,15 @@ export type PathExpectation = 'direct' | 'birthday' | 'none';
  *   TCP engine cannot tell a full cone from a port-restricted one and plays it safe;
  * - a random mapper against a port-filtering cone: birthday;
  * - a random mapper against a sequential or random one: none;
- * - UDP when either side's site drops UDP: none (no datagram leaves or enters it, whatever the
- *   NATs do), even for two hosts behind that one NAT: the lab's firewall sits on the router, so
- *   their LAN would carry UDP, but a peer whose discovery saw UDP blocked cannot tell a router
- *   firewall from a host one and does not try UDP at all (ERR_UDP_BLOCKED, or the relay). TCP
- *   is unaffected by such a firewall.
+ * - UDP between two sites when either one drops UDP: none (no datagram leaves or enters it,
+ *   whatever the NATs do: ERR_UDP_BLOCKED, or the relay over TCP). Two hosts behind that one
+ *   NAT still connect directly: the lab's firewall sits on the router and filters only what it
+ *   forwards, so their LAN carries UDP, and the peer keeps its LAN path when the broker says
+ *   both sides share a NAT. TCP is unaffected by such a firewall.
  */
 export function pathExpectation(a: NatSpec, b: NatSpec, transport: MatrixTransport, options: PairOptions = {}): PathExpectation {
-  if (transport === 'udp' && options.udpBlocked) return 'none';
   if (options.sameNat) return 'direct';
+  if (transport === 'udp' && options.udpBlocked) return 'none';
   const [natA, natB] = [resolveNat(a), resolveNat(b)];
   const [mapA, mapB] = [mappingClass(natA), mappingClass(natB)];
   if (mapA === 'public' || mapB === 'public') return 'direct';

@@ -153,7 +153,7 @@ export function judge(result: Omit<PairResult, 'asExpected'>, relay: RelayFlag):
   if (relay === 'force') return delivered && relayed;
   if (relay === 'auto') return delivered && (result.pair.expect !== 'direct' || !relayed);
   // Behind one NAT the private path must win (XSTUNT's ERR_SAME_NAT case, done for the user).
-  if (result.pair.sameNat && result.pair.connect !== 'none' && result.pair.expect === 'direct') return delivered && result.method === 'lan';
+  if (result.pair.sameNat && result.pair.connect !== 'none') return delivered && result.method === 'lan';
   if (result.pair.expect === 'direct') return delivered && !relayed;
   if (result.pair.expect === 'birthday') return (delivered && !relayed) || cleanFailure;
   return cleanFailure;
