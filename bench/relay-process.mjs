@@ -14,6 +14,8 @@ process.on('message', async (command) => {
   if (command.kind === 'sessions') {
     const grants = await Promise.all(Array.from({ length: command.count }, () => relay.createSession()));
     process.send({ kind: 'sessions', tokens: grants.map((grant) => grant.tokens) });
+  } else if (command.kind === 'cpu') {
+    process.send({ kind: 'cpu', ...process.cpuUsage() });
   } else if (command.kind === 'memory') {
     for (let i = 0; i < 3; i++) globalThis.gc?.();
     const { rss, heapUsed } = process.memoryUsage();

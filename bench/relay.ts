@@ -107,6 +107,12 @@ function relayProcess(engine?: Engine) {
       child.send({ kind: 'sessions', count });
       return (await reply).tokens;
     },
+    /** CPU microseconds the relay process used so far (user, system). */
+    async cpu(): Promise<{ user: number; system: number }> {
+      const reply = next<{ user: number; system: number }>('cpu');
+      child.send({ kind: 'cpu' });
+      return reply;
+    },
     async memory(): Promise<{ rss: number; heapUsed: number; external: number; sessions: number; active: number }> {
       const reply = next<{ rss: number; heapUsed: number; external: number; sessions: number; active: number }>('memory');
       child.send({ kind: 'memory' });
@@ -205,13 +211,20 @@ const figures = {
   kernel: { single: new Figure(), many: new Figure() },
   js: { single: new Figure(), many: new Figure() },
 };
+// CPU the relay process spends per GiB of one stream: unlike MiB/s, it hardly moves with the
+// machine's load, so it shows what the kernel splice saves even on a busy machine.
+const relayCpu = { kernel: { user: 0, system: 0 }, js: { user: 0, system: 0 } };
 for (let round = 0; round < ROUNDS; round++) {
   const direct1 = await directPairs(1);
   figures.direct.single.add(await measure(direct1.pairs, TOTAL_BYTES));
   direct1.close();
   for (const engine of ['kernel', 'js'] as const) {
     const relay1 = await relayedPairs(relays[engine], endpoints[engine], 1);
+    const before = await relays[engine].cpu();
     figures[engine].single.add(await measure(relay1, TOTAL_BYTES));
+    const after = await relays[engine].cpu();
+    relayCpu[engine].user += after.user - before.user;
+    relayCpu[engine].system += after.system - before.system;
     destroyAll(relay1);
   }
   const directN = await directPairs(STREAMS);
@@ -227,6 +240,11 @@ await Promise.all([relays.kernel.stop(), relays.js.stop()]);
 report('direct loopback TCP (reference)', figures.direct.single, figures.direct.many);
 report('built-in relay, kernel splice', figures.kernel.single, figures.kernel.many);
 report('built-in relay, JS splice', figures.js.single, figures.js.many);
+const gibRelayed = (ROUNDS * TOTAL_BYTES) / (1024 * MIB);
+for (const engine of ['kernel', 'js'] as const) {
+  const { user, system } = relayCpu[engine];
+  console.log(`relay process CPU per GiB, ${engine.padEnd(6)}     ${((user + system) / 1000 / gibRelayed).toFixed(0).padStart(5)} ms (user ${(user / 1000 / gibRelayed).toFixed(0)}, system ${(system / 1000 / gibRelayed).toFixed(0)}), 1 stream`);
+}
 const directSingle = figures.direct.single.best;
 const directMany = figures.direct.many.best;
 
