@@ -269,6 +269,9 @@ static int fill(direction_t *d) {
       return 0;
     }
     d->wait = DIRECTION_DONE;
+    // A half-closed direction needs its pipe no more; its descriptors go back now.
+    close_fd(&d->pipe_r);
+    close_fd(&d->pipe_w);
     if (r->dirs[0].wait == DIRECTION_DONE && r->dirs[1].wait == DIRECTION_DONE) finish(r, 0, 1);
     return 0;
   }
