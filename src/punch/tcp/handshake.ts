@@ -1,17 +1,11 @@
 /**
  * Per-connection verification on a freshly punched TCP stream. Both sides prove knowledge of the
- * broker's secret for this connection id, bound to the prover's role (so a reflected proof or a
- * self-connect fails), in as few flights as the initiator can wait for:
- *   1. the initiator sends HELLO = MAGIC | role | nonce;
- *      the responder sends HELLO = MAGIC | role | nonce and, in the same flight,
- *      EARLY PROOF = HMAC-SHA256(secret, EARLY_LABEL | connectionId | role | ownNonce);
- *   2. the initiator, having checked the early proof, holds a verified stream half a round trip
- *      after connecting. On the one stream it keeps it sends
- *      PROOF = HMAC-SHA256(secret, LABEL | connectionId | role | responderNonce | ownNonce) and SELECT;
- *   3. the responder checks that proof (bound to its own fresh nonce, so never a replay) and
- *      hands out only a selected stream, so both ends keep the same connection.
- * The early proof carries no challenge from the initiator: only an on-path observer of this very
- * attempt could replay it, and such an observer could take over the plain TCP stream anyway.
+ * broker's secret for this connection id, bound to fresh nonces from both ends and to the
+ * prover's role (so a reflected proof or a self-connect fails):
+ *   1. each side sends HELLO = MAGIC | role | nonce;
+ *   2. each side sends PROOF = HMAC-SHA256(secret, LABEL | connectionId | role | peerNonce | ownNonce);
+ *   3. the initiator, which may hold several verified streams, sends SELECT on the one it keeps;
+ *      the responder hands out only a selected stream, so both ends keep the same connection.
  * Every read is bounded (exact sizes) and the whole exchange has a deadline.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -20,15 +14,13 @@ import { AbortedError } from '../../errors.js';
 import { TcpVerificationError } from './errors.js';
 import type { PunchRole } from './planner.js';
 
-/** Version 2 (the early proof); a version 1 peer fails the magic check with a clear error. */
-export const HANDSHAKE_MAGIC = Buffer.from('NTCPTCP2', 'ascii');
+export const HANDSHAKE_MAGIC = Buffer.from('NTCPTCP1', 'ascii');
 export const NONCE_BYTES = 16;
 export const PROOF_BYTES = 32;
 const HELLO_BYTES = HANDSHAKE_MAGIC.length + 1 + NONCE_BYTES;
 const SELECT = 0x53;
 const ROLE_BYTE: Record<PunchRole, number> = { initiator: 0x49, responder: 0x52 };
 const PROOF_LABEL = 'ntcp/tcp-verify/1';
-const EARLY_PROOF_LABEL = 'ntcp/tcp-verify/early';
 /** Three round trips on a slow path, with room for a retransmitted segment. @default */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3000;
 
@@ -60,33 +52,20 @@ export function computeProof(secret: Buffer, connectionId: string, proverRole: P
     .digest();
 }
 
-/** The responder's first-flight proof: bound to its role and fresh nonce, not to a challenge. */
-export function computeEarlyProof(secret: Buffer, connectionId: string, proverRole: PunchRole, proverNonce: Buffer): Buffer {
-  const id = Buffer.from(connectionId, 'utf8');
-  const idLength = Buffer.alloc(2);
-  idLength.writeUInt16BE(id.length);
-  return createHmac('sha256', secret).update(EARLY_PROOF_LABEL).update(idLength).update(id).update(Buffer.of(ROLE_BYTE[proverRole])).update(proverNonce).digest();
-}
-
-/** What the initiator's SELECT must carry, per verified stream. */
-const pendingSelects = new WeakMap<Socket, Buffer>();
-
 function peerRoleOf(role: PunchRole): PunchRole {
   return role === 'initiator' ? 'responder' : 'initiator';
 }
 
 /**
- * Runs the handshake: resolves on the initiator once the responder's early proof checked out (call
- * `selectStream` on the stream it keeps), on the responder once the initiator proved itself and
- * selected this stream. Rejects with TcpVerificationError or AbortedError otherwise. The socket
- * is left open either way: the caller decides (destroy on failure). Bytes that arrive after the
- * handshake stay buffered for the application.
+ * Runs steps 1-2 (and, for the responder, waits for step 3). Resolves when the peer proved itself;
+ * rejects with TcpVerificationError (or TimeoutError-like verification error / AbortedError)
+ * otherwise. The socket is left open either way: the caller decides (destroy on failure).
+ * Bytes that arrive after the handshake stay buffered for the application.
  */
 export function verifyStream(socket: Socket, options: HandshakeOptions): Promise<void> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const ownNonce = randomBytes(NONCE_BYTES);
   const peerRole = peerRoleOf(options.role);
-  const initiator = options.role === 'initiator';
   if (options.signal?.aborted) return Promise.reject(new AbortedError('TCP verification aborted', { cause: options.signal.reason }));
 
   return new Promise<void>((resolve, reject) => {
@@ -111,18 +90,17 @@ export function verifyStream(socket: Socket, options: HandshakeOptions): Promise
     };
     const onHello = (hello: Buffer): Error | undefined => {
       if (!hello.subarray(0, HANDSHAKE_MAGIC.length).equals(HANDSHAKE_MAGIC)) {
-        return new TcpVerificationError('peer did not speak the ntcp TCP handshake (version 2)');
+        return new TcpVerificationError('peer did not speak the ntcp TCP handshake');
       }
       if (hello[HANDSHAKE_MAGIC.length] !== ROLE_BYTE[peerRole]) {
         return new TcpVerificationError(`peer claims the ${options.role} role too (a self-connect or a reflection)`);
       }
       peerNonce = Buffer.from(hello.subarray(HANDSHAKE_MAGIC.length + 1));
+      socket.write(computeProof(options.secret, options.connectionId, options.role, peerNonce, ownNonce));
       return undefined;
     };
     const onProof = (proof: Buffer): Error | undefined => {
-      const expected = initiator
-        ? computeEarlyProof(options.secret, options.connectionId, peerRole, peerNonce!)
-        : computeProof(options.secret, options.connectionId, peerRole, ownNonce, peerNonce!);
+      const expected = computeProof(options.secret, options.connectionId, peerRole, ownNonce, peerNonce!);
       if (!timingSafeEqual(proof, expected)) {
         return new TcpVerificationError('peer failed to prove the connection secret (wrong secret or connection id)');
       }
@@ -139,12 +117,8 @@ export function verifyStream(socket: Socket, options: HandshakeOptions): Promise
           if (error !== undefined) finish(error);
         } else if (!peerProved) {
           const error = onProof(chunk);
-          if (error !== undefined) {
-            finish(error);
-          } else if (initiator) {
-            pendingSelects.set(socket, computeProof(options.secret, options.connectionId, options.role, peerNonce, ownNonce));
-            finish();
-          }
+          if (error !== undefined) finish(error);
+          else if (options.role === 'initiator') finish();
         } else if (chunk[0] !== SELECT) {
           finish(new TcpVerificationError('peer sent garbage instead of selecting the stream'));
         } else {
@@ -165,15 +139,11 @@ export function verifyStream(socket: Socket, options: HandshakeOptions): Promise
     socket.on('close', onClose);
     socket.on('error', onError);
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const hello = Buffer.concat([HANDSHAKE_MAGIC, Buffer.of(ROLE_BYTE[options.role]), ownNonce]);
-    socket.write(initiator ? hello : Buffer.concat([hello, computeEarlyProof(options.secret, options.connectionId, options.role, ownNonce)]));
+    socket.write(Buffer.concat([HANDSHAKE_MAGIC, Buffer.of(ROLE_BYTE[options.role]), ownNonce]));
   });
 }
 
-/** Step 2's end: the initiator keeps this stream and proves itself on it (call once, only on a stream verifyStream verified). */
+/** Step 3: the initiator keeps this stream (call once, only on a verified stream). */
 export function selectStream(socket: Socket): void {
-  const proof = pendingSelects.get(socket);
-  if (proof === undefined) throw new TcpVerificationError('selectStream needs a stream the initiator verified');
-  pendingSelects.delete(socket);
-  socket.write(Buffer.concat([proof, Buffer.of(SELECT)]));
+  socket.write(Buffer.of(SELECT));
 }
