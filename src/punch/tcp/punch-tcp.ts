@@ -35,6 +35,8 @@ export const SIMULTANEOUS_OPEN_ROUND_MS = 5;
 export const PRECISE_SPIN_MS = 2;
 /** Jitter on other redials, so two peers' retries do not lock into the same losing phase. */
 export const REDIAL_JITTER_MS = 3;
+/** The first volley of a cone pair leaves before the synchronised start only when that is at least this far off. */
+export const EARLY_VOLLEY_MIN_LEAD_MS = 20;
 /** Failure notes kept per stage. */
 const MAX_NOTES = 8;
 /** Redials per target and stage: bounds the SYNs a RST-answering pair can cost. */
@@ -358,12 +360,17 @@ class TcpPunch {
 
   /**
    * A cone pair whose ports both sides knew from the broker opens with one volley as soon as it
-   * can, before the synchronised start: where the NATs drop unsolicited SYNs (or let them through)
-   * the later SYN completes a simultaneous open whatever the order, a start margin sooner; where a
-   * NAT answers RST, the refused dial is redialled on the synchronised grid as before.
+   * can when the synchronised start is still far off (the broker's margin grows with RTT jitter):
+   * where the NATs drop unsolicited SYNs (or let them through) the later SYN completes a
+   * simultaneous open whatever the order, that margin sooner; where a NAT answers RST, the refused
+   * dial is redialled on the synchronised grid. A start only a few ms off gains little and leaves
+   * the grid alone: with no path delay at all two RST-answering NATs connect only on SYNs that
+   * cross within microseconds, and an unsynchronised volley ahead of the grid cost such pairs.
    */
   #startsEarly(stage: TcpStage, index: number): boolean {
-    return index === 0 && stage.technique === 'simultaneous-open' && !stage.predict && this.#localMappingStable() && !this.#remoteAnnounces();
+    if (index !== 0 || stage.technique !== 'simultaneous-open' || stage.predict) return false;
+    if (!this.#localMappingStable() || this.#remoteAnnounces()) return false;
+    return this.#options.startAt - performance.now() >= EARLY_VOLLEY_MIN_LEAD_MS;
   }
 
   async #dialOnGrid(run: StageRun, targets: TcpEndpoint[]): Promise<void> {
