@@ -492,17 +492,10 @@ static napi_value abort_relay(napi_env env, napi_callback_info info) {
   return totals(env, r);
 }
 
-// stats(handle) -> [bytesFrom0, bytesFrom1]
-static napi_value stats(napi_env env, napi_callback_info info) {
-  relay_t *r = unwrap(env, info);
-  return r == NULL ? NULL : totals(env, r);
-}
-
 NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
     {"start", NULL, start, NULL, NULL, NULL, napi_enumerable, NULL},
     {"abort", NULL, abort_relay, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"stats", NULL, stats, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

@@ -14,7 +14,6 @@ interface KernelSpliceBinding {
   start(fd0: number, fd1: number, headTo0: Buffer, headTo1: Buffer, bytesPerSecond: number, burstBytes: number, reportMs: number,
     callback: (outcome: number, bytesFrom0: number, bytesFrom1: number, failure: string | undefined) => void): NativeHandle;
   abort(handle: NativeHandle): [number, number];
-  stats(handle: NativeHandle): [number, number];
 }
 
 let loaded: { binding: KernelSpliceBinding } | { error: Error } | undefined;
