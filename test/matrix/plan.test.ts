@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  cellText, countIntactLines, udpLines, directPathExpected, judge, pathExpectation, planMatrix, SitePool, type MatrixPair, type PairResult,
+  cellText, countIntactLines, udpLines, directPathExpected, judge, onlyPairs, pathExpectation, planMatrix, SitePool, type MatrixPair, type PairResult,
 } from '../../src/lab/matrix/index.js';
 
 const RST_PORT_RESTRICTED = { preset: 'port-restricted', inboundSyn: 'rst' } as const;
@@ -81,6 +81,15 @@ test('the plan holds every ordered pair per transport and variant, with unique i
   const ss = plan.pairs.find((pair) => pair.id === 'udp-plain-ss')!;
   assert.equal(ss.expect, 'none');
   assert.equal(plan.pairs.find((pair) => pair.id === 'tcp-plain-ssame')!.expect, 'direct');
+});
+
+test('a rerun of a few cells keeps only those pairs and the sites they draw from; an unknown id is refused', () => {
+  const plan = planMatrix({ transports: ['tcp', 'udp'], variants: [{ variant: 'plain' }, { variant: 'loss1' }] });
+  const few = onlyPairs(plan, ['tcp-plain-xf', 'udp-loss1-kx', 'udp-plain-usame']);
+  assert.deepEqual(few.pairs.map((pair) => pair.id), ['tcp-plain-xf', 'udp-plain-usame', 'udp-loss1-kx']);
+  assert.deepEqual([...few.sitesFor.keys()].sort(), ['loss1/port-restricted-rst', 'loss1/symmetric-seq:1', 'plain/full-cone', 'plain/port-restricted-rst', 'plain/udp-blocked']);
+  assert.deepEqual(few.sites.map((site) => site.name).sort(), ['fza', 'fzb', 'kla', 'klb', 'uza', 'uzb', 'xla', 'xlb', 'xza', 'xzb']);
+  assert.throws(() => onlyPairs(plan, ['tcp-plain-xf', 'tcp-delay20-xf']), { code: 'ERR_INVALID_ARGUMENT', message: /tcp-delay20-xf/ });
 });
 
 test('the site pool never hands a site to two pairs at once and gives a diagonal pair two sites', () => {

@@ -6,6 +6,7 @@
  *   --variants plain,delay20,delay50,loss1   (default all)
  *   --presets none,full-cone,...             (default all; applies to every variant)
  *   --no-same-nat              skip the same-NAT column
+ *   --pairs ID,...             only these cells of the selection (ids as in the output, e.g. tcp-plain-xf)
  *   --relay never|auto|force   (default never)
  *   --concurrency N  --timeout MS  --probe-timeout MS  --out DIR
  *   --dist DIR                 the built CLI to run (default dist; a private build keeps a run
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     variants: { type: 'string', default: MATRIX_VARIANTS.map((v) => v.key).join(',') },
     presets: { type: 'string', default: MATRIX_PRESETS.map((p) => p.key).join(',') },
     'no-same-nat': { type: 'boolean', default: false },
+    pairs: { type: 'string' },
     relay: { type: 'string', default: 'never' },
     concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
     timeout: { type: 'string', default: String(DEFAULT_CONNECT_TIMEOUT_MS) },
@@ -60,6 +62,7 @@ const variants = list(values.variants!).map((key) => ({ variant: variantByKey(ke
 const run = await runMatrix({
   transports, variants, relay,
   cli: [process.execPath, join(values.dist!, 'cli', 'main.js')],
+  ...(values.pairs ? { pairIds: list(values.pairs) } : {}),
   concurrency: positive(values.concurrency!, 'concurrency'),
   connectTimeoutMs: positive(values.timeout!, 'timeout'),
   ...(values['probe-timeout'] ? { probeTimeoutMs: positive(values['probe-timeout'], 'probe-timeout') } : {}),

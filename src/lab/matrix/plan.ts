@@ -149,6 +149,22 @@ export function planMatrix(selection: MatrixSelection): MatrixPlan {
   return { sites, pairs, sitesFor };
 }
 
+/**
+ * `plan` with only the pairs named in `ids` (to rerun a few cells alone) and only the sites they
+ * draw from. Unknown ids are an error.
+ */
+export function onlyPairs(plan: MatrixPlan, ids: readonly string[]): MatrixPlan {
+  const known = new Set(plan.pairs.map((pair) => pair.id));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0) throw new InvalidArgumentError(`no such pair in the selected transports, variants and presets: ${unknown.join(', ')}`);
+  const wanted = new Set(ids);
+  const pairs = plan.pairs.filter((pair) => wanted.has(pair.id));
+  const pools = new Set(pairs.flatMap(poolsOf));
+  const sitesFor = new Map([...plan.sitesFor].filter(([pool]) => pools.has(pool)));
+  const names = new Set([...sitesFor.values()].flat());
+  return { sites: plan.sites.filter((site) => names.has(site.name)), pairs, sitesFor };
+}
+
 /** The pools (by poolKey) a pair draws its sites from: one per side, or one for a same-NAT pair. */
 export function poolsOf(pair: MatrixPair): string[] {
   if (pair.sameNat) return [poolKey(pair.variant, pair.connect)];

@@ -5,7 +5,7 @@
 import { AbortedError } from '../../errors.js';
 import { Lab } from '../lab.js';
 import { CliProcess } from './cli-process.js';
-import { planMatrix, SitePool, variantByKey, type MatrixPair, type MatrixPlan, type MatrixSelection } from './plan.js';
+import { onlyPairs, planMatrix, SitePool, variantByKey, type MatrixPair, type MatrixPlan, type MatrixSelection } from './plan.js';
 import { REGISTER_TIMEOUT_MS, runPair, type PairResult, type RelayFlag } from './run-pair.js';
 
 export interface MatrixOptions extends MatrixSelection {
@@ -21,6 +21,8 @@ export interface MatrixOptions extends MatrixSelection {
   /** argv that starts the CLI in a lab host. @default [process.execPath, 'dist/cli/main.js'] */
   cli?: readonly string[];
   signal?: AbortSignal;
+  /** Run only these pair ids (`tcp-plain-xf`, ...) of the selection. @default every pair */
+  pairIds?: readonly string[];
   /** Called as each pair ends (progress output). */
   onResult?: (result: PairResult, done: number, total: number) => void;
 }
@@ -52,7 +54,7 @@ async function startServer(lab: Lab, cli: readonly string[]): Promise<{ process:
 
 /** Builds the lab for `options`, runs every pair, tears the lab down. */
 export async function runMatrix(options: MatrixOptions): Promise<MatrixRun> {
-  const plan = planMatrix(options);
+  const plan = options.pairIds ? onlyPairs(planMatrix(options), options.pairIds) : planMatrix(options);
   const lab = await Lab.create({ sites: plan.sites, timeoutMs: LAB_BUILD_TIMEOUT_MS, ...(options.signal ? { signal: options.signal } : {}) });
   try {
     return await runMatrixIn(lab, plan, options);
