@@ -103,8 +103,10 @@ test('UDP with --keep: the listener serves two connections one after the other',
   try {
     await listener.waitForEvent(['listening'], STEP_TIMEOUT_MS);
     for (const [index, host] of ['a1', 'a2'].entries()) {
-      const dialler = ntcp(host, ['connect', 'keeper', '--id', `visitor-${index}`, '--udp', '--relay', 'never']);
-      await dialler.waitForEvent(['connected'], STEP_TIMEOUT_MS);
+      const dialler = ntcp(host, ['connect', 'keeper', '--id', `visitor-${index}`, '--udp', '--relay', 'never', '--timeout', String(STEP_TIMEOUT_MS)]);
+      // Registering and then the whole connect timeout: a failure shows as the CLI's typed error.
+      const outcome = await dialler.waitForEvent(['connected', 'error'], 2 * STEP_TIMEOUT_MS);
+      assert.equal(outcome.event, 'connected', `visitor ${index}: ${JSON.stringify(outcome)}; listener: ${listener.stderr.slice(-3).join(' ')}`);
       dialler.write(`visit ${index}\n`);
       await listener.waitForOutput(`visit ${index}\n`, STEP_TIMEOUT_MS);
       dialler.endInput();
