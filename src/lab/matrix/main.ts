@@ -7,6 +7,7 @@
  *   --presets none,full-cone,...             (default all; applies to every variant)
  *   --no-same-nat              skip the same-NAT column
  *   --pairs ID,...             only these cells of the selection (ids as in the output, e.g. tcp-plain-xf)
+ *   --logs DIR                 each side's whole stderr as DIR/<pair id>-connect.log and -listen.log
  *   --relay never|auto|force   (default never)
  *   --concurrency N  --timeout MS  --probe-timeout MS  --out DIR
  *   --dist DIR                 the built CLI to run (default dist; a private build keeps a run
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     presets: { type: 'string', default: MATRIX_PRESETS.map((p) => p.key).join(',') },
     'no-same-nat': { type: 'boolean', default: false },
     pairs: { type: 'string' },
+    logs: { type: 'string' },
     relay: { type: 'string', default: 'never' },
     concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
     timeout: { type: 'string', default: String(DEFAULT_CONNECT_TIMEOUT_MS) },
@@ -63,6 +65,7 @@ const run = await runMatrix({
   transports, variants, relay,
   cli: [process.execPath, join(values.dist!, 'cli', 'main.js')],
   ...(values.pairs ? { pairIds: list(values.pairs) } : {}),
+  ...(values.logs ? { logDir: values.logs } : {}),
   concurrency: positive(values.concurrency!, 'concurrency'),
   connectTimeoutMs: positive(values.timeout!, 'timeout'),
   ...(values['probe-timeout'] ? { probeTimeoutMs: positive(values['probe-timeout'], 'probe-timeout') } : {}),

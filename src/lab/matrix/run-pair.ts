@@ -4,6 +4,9 @@
  * SHA-256; UDP a set of self-checking lines each way, counted on arrival.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { NtcpError } from '../../errors.js';
 import type { Lab } from '../lab.js';
 import { CliProcess, type CliEvent } from './cli-process.js';
@@ -29,6 +32,8 @@ export interface PairRunOptions {
   udpLines?: number;
   /** Share of UDP lines that must arrive (1 on unshaped links). */
   udpMinDelivered: number;
+  /** A directory (existing) for each side's whole stderr, `<pair id>-connect.log` / `-listen.log`. @default none */
+  logDir?: string;
 }
 
 export const TCP_PAYLOAD_BYTES = 1024 * 1024;
@@ -106,7 +111,11 @@ export async function runPair(lab: Lab, pair: MatrixPair, sites: readonly string
     ...(options.probeTimeoutMs ? ['--probe-timeout', String(options.probeTimeoutMs)] : [])];
   const listenId = `L-${pair.id}-${process.pid}`;
   const keep = pair.transport === 'udp';
-  const listener = new CliProcess(lab.spawn(hosts[1], [...cli, 'listen', '--id', listenId, ...common]), `${hosts[1]} listen`, keep);
+  const logged = (child: ChildProcess, side: string): ChildProcess => {
+    if (options.logDir) child.stderr!.pipe(createWriteStream(join(options.logDir, `${pair.id}-${side}.log`)));
+    return child;
+  };
+  const listener = new CliProcess(logged(lab.spawn(hosts[1], [...cli, 'listen', '--id', listenId, ...common]), 'listen'), `${hosts[1]} listen`, keep);
   let dialler: CliProcess | undefined;
   const result = (fields: Omit<PairResult, 'pair' | 'hosts' | 'wallMs' | 'asExpected'> & { asExpected?: boolean }): PairResult => {
     const outcome: PairResult = { pair, hosts, asExpected: false, ...fields, wallMs: Math.round(performance.now() - started) };
@@ -117,7 +126,7 @@ export async function runPair(lab: Lab, pair: MatrixPair, sites: readonly string
   try {
     await listener.waitForEvent(['listening'], REGISTER_TIMEOUT_MS);
     dialler = new CliProcess(
-      lab.spawn(hosts[0], [...cli, 'connect', listenId, '--id', `C-${pair.id}-${process.pid}`, '--timeout', String(options.connectTimeoutMs), '--relay', options.relay, ...common]),
+      logged(lab.spawn(hosts[0], [...cli, 'connect', listenId, '--id', `C-${pair.id}-${process.pid}`, '--timeout', String(options.connectTimeoutMs), '--relay', options.relay, ...common]), 'connect'),
       `${hosts[0]} connect`, keep,
     );
     const registered = await dialler.waitForEvent(['registered', 'error'], REGISTER_TIMEOUT_MS);

@@ -2,6 +2,7 @@
  * Runs the NAT-pair matrix: one lab with every selected site, `ntcp server` on its server host,
  * then the pairs through a bounded pool in which each site serves one pair at a time.
  */
+import { mkdir } from 'node:fs/promises';
 import { AbortedError } from '../../errors.js';
 import { Lab } from '../lab.js';
 import { CliProcess } from './cli-process.js';
@@ -21,6 +22,8 @@ export interface MatrixOptions extends MatrixSelection {
   /** argv that starts the CLI in a lab host. @default [process.execPath, 'dist/cli/main.js'] */
   cli?: readonly string[];
   signal?: AbortSignal;
+  /** Write each CLI process's whole stderr under this directory (created). @default none */
+  logDir?: string;
   /** Run only these pair ids (`tcp-plain-xf`, ...) of the selection. @default every pair */
   pairIds?: readonly string[];
   /** Called as each pair ends (progress output). */
@@ -71,6 +74,7 @@ export async function runMatrixIn(lab: Lab, plan: MatrixPlan, options: MatrixOpt
   const relay = options.relay ?? 'never';
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  if (options.logDir) await mkdir(options.logDir, { recursive: true });
   const server = await startServer(lab, cli);
   const pool = new SitePool(plan.sitesFor);
   const waiting = [...plan.pairs];
@@ -96,6 +100,7 @@ export async function runMatrixIn(lab: Lab, plan: MatrixPlan, options: MatrixOpt
             ...(options.probeTimeoutMs ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
             ...(options.tcpBytes ? { tcpBytes: options.tcpBytes } : {}),
             ...(options.udpLines ? { udpLines: options.udpLines } : {}),
+            ...(options.logDir ? { logDir: options.logDir } : {}),
             udpMinDelivered: variantByKey(pair.variant).lossPercent > 0 ? LOSSY_UDP_MIN_DELIVERED : 1,
           }).then((result) => {
             results.push(result);
