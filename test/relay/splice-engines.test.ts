@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { attachTcp, startRelay, type Relay } from '../../src/relay/index.js';
 import { encodeTcpAttach, parseTcpReply, TCP_REPLY_LENGTH } from '../../src/relay/attach-protocol.js';
-import { loadKernelSplice } from '../../src/relay/kernel-splice.js';
+import { kernelSpliceEngine, loadKernelSplice } from '../../src/relay/kernel-splice.js';
 import { withRelay } from './support/relay.js';
 
 const MIB = 1024 * 1024;
@@ -80,6 +80,21 @@ test('spliceEngine kernel without the addon, or a bad NTCP_RELAY_SPLICE, is refu
     else process.env.NTCP_RELAY_SPLICE = previous;
   }
   if (kernelMissing) await assert.rejects(startRelay({ host: '127.0.0.1', tcpPort: 0, udpPort: 0, spliceEngine: 'kernel' }), { code: 'ERR_RELAY_SPLICE_UNAVAILABLE' });
+});
+
+test('kernel: sockets it cannot take over are refused with ERR_RELAY_SPLICE and left as they were', { skip: kernelMissing }, async () => {
+  const engine = kernelSpliceEngine((addon as Extract<typeof addon, { binding: unknown }>).binding);
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const [accepted] = (await once(server, 'connection')) as [net.Socket];
+  client.destroy();
+  const hooks = { onBytes: () => assert.fail('no bytes'), onClosed: () => assert.fail('never started') };
+  assert.throws(() => engine.splice([accepted, client], [Buffer.alloc(0), Buffer.alloc(0)], { bytesPerSecond: 1e6, burstBytes: 1e6 }, hooks), { code: 'ERR_RELAY_SPLICE' });
+  assert.equal(accepted.destroyed, false, 'the caller still owns the live socket (the relay falls back to the JS splice)');
+  accepted.destroy();
+  server.close();
 });
 
 for (const engine of ENGINES) {
