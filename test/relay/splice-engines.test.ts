@@ -225,15 +225,19 @@ for (const engine of ENGINES) {
       await until(() => relay.counters.get('attach_ok') === 1, 'first attach');
       early.write('early-2|');
       await sleep(50);
-      const late = await attachTcp({ host: endpoints.host, port: endpoints.tcpPort, token: tokens[1], timeoutMs: 5000 });
+      // The second peer sends bytes right behind its attach frame, in the same segment.
+      const late = net.connect({ host: endpoints.host, port: endpoints.tcpPort, allowHalfOpen: true });
+      await once(late, 'connect');
       const atLate = readAll(late);
       const atEarly = readAll(early);
+      late.write(Buffer.concat([encodeTcpAttach(tokens[1]), Buffer.from('late-1|')]));
+      await until(() => relay.activeSessionCount === 1, 'pairing');
       early.end('after');
-      late.end('hello early');
-      assert.equal((await atLate).toString(), 'early-1|early-2|after');
-      const toEarly = await atEarly;
-      assert.deepEqual(parseTcpReply(toEarly.subarray(0, TCP_REPLY_LENGTH)), { kind: 'reply', status: 0 });
-      assert.equal(toEarly.subarray(TCP_REPLY_LENGTH).toString(), 'hello early');
+      late.end('late-2');
+      const [toLate, toEarly] = await Promise.all([atLate, atEarly]);
+      for (const received of [toLate, toEarly]) assert.deepEqual(parseTcpReply(received.subarray(0, TCP_REPLY_LENGTH)), { kind: 'reply', status: 0 });
+      assert.equal(toLate.subarray(TCP_REPLY_LENGTH).toString(), 'early-1|early-2|after');
+      assert.equal(toEarly.subarray(TCP_REPLY_LENGTH).toString(), 'late-1|late-2');
     });
   });
 
