@@ -36,6 +36,8 @@
 // Fill/drain rounds per event, so one busy session cannot starve the rest of the loop.
 #define ROUNDS_PER_EVENT 8
 #define HANDLES_PER_RELAY 5
+// How long a direction waits before trying again for a pipe when descriptors ran out.
+#define PIPE_RETRY_MS 100
 
 enum wait_state { WAIT_IN, WAIT_OUT, WAIT_RATE, DIRECTION_DONE };
 enum outcome { OUTCOME_ACTIVE = 0, OUTCOME_CLOSED = 1, OUTCOME_VANISHED = 2 };
@@ -289,8 +291,16 @@ static void pump(direction_t *d) {
   if (!write_head(d)) return;
   if (d->pipe_r < 0) {
     int err = open_pipe(d);
+    if (err == -EMFILE || err == -ENFILE || err == -ENOMEM) {
+      // Out of descriptors for now: the bytes wait in the kernel (flow control) and we try again;
+      // a session that never gets a pipe ends at the idle timeout instead of being reset.
+      d->rate_blocked = 1;
+      d->wait = WAIT_RATE;
+      uv_timer_start(&d->rate_timer, on_rate, PIPE_RETRY_MS, 0);
+      return;
+    }
     if (err != 0) {
-      fail(r, err, "pipe for", d->src);
+      fail(r, -err, "pipe for", d->src);
       return;
     }
   }
