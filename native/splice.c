@@ -290,6 +290,13 @@ static void pump(direction_t *d) {
   relay_t *r = d->relay;
   if (!write_head(d)) return;
   if (d->pipe_r < 0) {
+    // A direction gets its pipe with its first byte (or FIN), so an idle session holds 2
+    // descriptors, not 6. Until then a peek tells whether there is anything to move.
+    char probe;
+    if (recv(r->fds[d->src], &probe, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      d->wait = WAIT_IN;
+      return;
+    }
     int err = open_pipe(d);
     if (err == -EMFILE || err == -ENFILE || err == -ENOMEM) {
       // Out of descriptors for now: the bytes wait in the kernel (flow control) and we try again;

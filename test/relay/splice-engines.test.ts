@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { attachTcp, startRelay, type Relay } from '../../src/relay/index.js';
@@ -95,6 +96,51 @@ test('kernel: sockets it cannot take over are refused with ERR_RELAY_SPLICE and 
   assert.equal(accepted.destroyed, false, 'the caller still owns the live socket (the relay falls back to the JS splice)');
   accepted.destroy();
   server.close();
+});
+
+const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
+
+test('kernel: a session gets its pipes with its first bytes, so an idle one holds just its 2 sockets', { skip: kernelMissing }, async () => {
+  await onEngine('kernel', {}, async (relay) => {
+    const before = openDescriptors();
+    const [a, b] = await pair(relay);
+    await sleep(50);
+    // 2 client sockets here, and the relay's 2 (its dups; Node closed its own).
+    assert.equal(openDescriptors() - before, 4);
+    const atB = readAll(b);
+    a.end('first bytes');
+    assert.equal((await atB).toString(), 'first bytes');
+    a.destroy();
+    b.destroy();
+  });
+});
+
+const descriptorLimit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+test('kernel: out of descriptors, a direction waits for its pipe and then delivers (no reset)', {
+  skip: kernelMissing ?? (descriptorLimit > 65_536 ? `SKIPPED: ulimit -n is ${descriptorLimit}, too many descriptors to exhaust` : false),
+}, async () => {
+  await onEngine('kernel', {}, async (relay) => {
+    const [a, b] = await pair(relay);
+    let received = '';
+    b.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    const hog: number[] = [];
+    try {
+      try {
+        for (;;) hog.push(openSync('/dev/null', 'r'));
+      } catch (error) {
+        assert.equal((error as NodeJS.ErrnoException).code, 'EMFILE');
+      }
+      a.write('waits for a pipe');
+      await sleep(300);
+      assert.equal(received, '', 'no pipe, no bytes yet');
+      assert.equal(relay.sessionCount, 1, 'the session is not reset');
+    } finally {
+      for (const fd of hog) closeSync(fd);
+    }
+    await until(() => received === 'waits for a pipe', 'delivery once descriptors are back');
+    a.destroy();
+    b.destroy();
+  });
 });
 
 for (const engine of ENGINES) {
