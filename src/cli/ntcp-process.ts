@@ -30,7 +30,8 @@ export class NtcpProcess {
       this.stdout += chunk.toString();
       this.#wake();
     });
-    this.exited = new Promise((resolve) => child.once('exit', (code) => {
+    // 'close' comes after the output pipes drained ('exit' may come before): stdout is complete.
+    this.exited = new Promise((resolve) => child.once('close', (code) => {
       this.#wake();
       resolve(code);
     }));

@@ -46,7 +46,9 @@ export class CliProcess {
     });
     // The child may exit before reading all we wrote (a failed connect): that is not our error.
     child.stdin!.on('error', (error) => this.stderrTail.push(`(stdin: ${error.message})`));
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' may come while the pipes still hold output (up to a pipe's
+    // worth of a 1 MiB transfer), which read as a truncated, mismatching stream.
+    this.exited = new Promise((resolve) => child.once('close', (code, signal) => {
       this.#wake();
       resolve(code ?? (signal ? -1 : null));
     }));
