@@ -70,6 +70,21 @@ test('two unknown NATs on loopback connect by simultaneous open from their adver
   await exchange(ra.socket, rb.socket);
 });
 
+test('advertised ports and a synchronised start far off: a volley leaves at once; refused (hosts answer RST), it waits for the grid', async () => {
+  const startAt = performance.now() + 1_000;
+  const [a, b] = await pair({ initiator: { startAt }, responder: { startAt } });
+  assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+  assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
+  const [ra, rb] = [(a as PromiseFulfilledResult<any>).value, (b as PromiseFulfilledResult<any>).value];
+  assert.equal(ra.method, 'tcp-simultaneous-open');
+  assert.ok(ra.timeline['first-syn'] < 500, `first SYN ${ra.timeline['first-syn']} ms after the call, the start 1 s away`);
+  // Loopback answers a SYN nobody waits for with RST, like an RST-answering NAT: the early dial is
+  // refused and redialled on the synchronised grid, not in a storm before the start.
+  assert.ok(ra.attempts >= 2, `${ra.attempts} connects`);
+  assert.ok(ra.timeline.verified >= 900, `verified at ${ra.timeline.verified} ms, on the grid from the start`);
+  await exchange(ra.socket, rb.socket);
+});
+
 test('without advertised ports both engines take fresh ports, probe and announce them, and connect', async () => {
   const stun = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
   try {
