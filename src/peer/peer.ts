@@ -25,6 +25,7 @@ import { directUdpPath } from './paths/udp-blocked-path.js';
 import { toServerAddress, type ServerAddress } from './server-address.js';
 import { UdpSocketPool } from './udp-socket-pool.js';
 import { TcpPunchPortKeeper } from './tcp-punch-port.js';
+import { SignalMailbox } from './signal-channel.js';
 import { natViewOf } from '../punch/tcp/index.js';
 
 /** @default of `connectTimeoutMs`: the broker exchange plus the longest punch plan (TCP, 15 s). */
@@ -202,6 +203,7 @@ export class Peer extends EventEmitter<PeerEvents> {
   readonly #logger: Logger;
   readonly #relayPaths: Partial<Record<Transport, PathStrategy>>;
   readonly #tcpPorts: TcpPunchPortKeeper | undefined;
+  readonly #signals: SignalMailbox;
   /** Attempts in progress, with the function that stops their deadline guard. */
   readonly #inProgress = new Map<AbortController, () => void>();
   #closed = false;
@@ -219,6 +221,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.#logger = parts.logger;
     this.#relayPaths = parts.relayPaths;
     this.#tcpPorts = parts.tcpPorts;
+    this.#signals = new SignalMailbox(parts.broker, parts.logger);
     this.#broker.on('coordination', (coordination) => this.#onCoordination(coordination));
     this.#broker.on('disconnected', (event) => this.emit('disconnected', event));
     this.#broker.on('registered', ({ reclaimed, observed }) => {
@@ -412,6 +415,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     this.#closed = true;
     for (const controller of this.#inProgress.keys()) controller.abort(new PeerClosedError());
     this.#tcpPorts?.close();
+    this.#signals.close();
     await this.#broker.close();
     await this.#udpSockets.close();
     if (error) this.#logger.error({ err: error }, 'the broker refused this peer for good');
@@ -455,10 +459,13 @@ export class Peer extends EventEmitter<PeerEvents> {
 
   async #establish(coordination: Coordination, times: { startAt: number; origin: number }, timeoutMs: number, signal: AbortSignal, relay: RelayMode, relayPath = this.#relayPaths[coordination.transport]): Promise<Established> {
     const { transport } = coordination;
+    const logger = this.#logger.child({ connectionId: coordination.connectionId, peer: coordination.peer.id, transport });
+    const signals = this.#signals.open(coordination.connectionId, logger);
     const context: PathContext = {
       coordination,
       ...times,
       broker: this.#broker,
+      signals,
       stunServer: { host: this.#settings.server.host, port: this.#settings.server.stunPort },
       profile: this.profile,
       hostAddresses: this.#settings.hostAddresses,
@@ -467,7 +474,7 @@ export class Peer extends EventEmitter<PeerEvents> {
       ...(this.#settings.udpConnection ? { udpConnection: this.#settings.udpConnection } : {}),
       timeoutMs,
       signal,
-      logger: this.#logger.child({ connectionId: coordination.connectionId, peer: coordination.peer.id, transport }),
+      logger,
     };
     try {
       const established = await establishPath(context, {
@@ -481,6 +488,8 @@ export class Peer extends EventEmitter<PeerEvents> {
     } catch (error) {
       this.#broker.done(coordination.connectionId, 'failed');
       throw error;
+    } finally {
+      signals.close();
     }
   }
 

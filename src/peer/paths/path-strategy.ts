@@ -7,6 +7,7 @@ import type { UdpConnectionOptions } from '../../punch/udp/index.js';
 import type { DatagramConnection } from '../path.js';
 import type { UdpSocketPool } from '../udp-socket-pool.js';
 import type { TcpPunchPortKeeper } from '../tcp-punch-port.js';
+import type { SignalChannel } from '../signal-channel.js';
 
 /** Everything a path strategy may use for one coordination. */
 export interface PathContext {
@@ -16,6 +17,8 @@ export interface PathContext {
   /** `performance.now()` time of the `connect` call (initiator) or of the coordination's arrival (responder). */
   origin: number;
   broker: BrokerClient;
+  /** This coordination's signals through the broker, every one since the coordination arrived. */
+  signals: SignalChannel;
   stunServer: HostPort;
   profile: NatProfile;
   /** This host's addresses offered to a peer behind the same NAT. */

@@ -1,7 +1,6 @@
 import { natViewOf, planTcp, punchTcp } from '../../punch/tcp/index.js';
 import { tcpPunchCandidates } from '../candidates.js';
 import { remoteProfile } from '../remote-profile.js';
-import { signalChannel } from '../signal-channel.js';
 import type { Established, PathContext, PathStrategy } from './path-strategy.js';
 
 /**
@@ -32,7 +31,7 @@ export const tcpPath: PathStrategy = {
       startAt: context.startAt,
       signal: context.signal,
       timeoutMs: context.timeoutMs,
-      signaling: signalChannel(context.broker, coordination.connectionId, context.logger),
+      signaling: context.signals,
       stunServer: context.stunServer,
       logger: context.logger,
       origin: context.origin,

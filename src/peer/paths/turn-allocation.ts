@@ -1,5 +1,5 @@
 import type { TurnClient } from '../../relay/index.js';
-import { signalChannel, type SignalChannel } from '../signal-channel.js';
+import type { SignalChannel } from '../signal-channel.js';
 import type { PathContext } from './path-strategy.js';
 import { allocateRelay, type TurnSettings } from './turn-config.js';
 import { announceFailure, announceRelayed, permissionAddresses } from './turn-signals.js';
@@ -17,7 +17,7 @@ export interface PeerAllocation {
  */
 export async function allocateForPeer(settings: TurnSettings, relayTransport: 'udp' | 'tcp', context: PathContext): Promise<PeerAllocation> {
   const { coordination, logger, signal } = context;
-  const signals: SignalChannel = signalChannel(context.broker, coordination.connectionId, logger);
+  const signals: SignalChannel = context.signals;
   let client: TurnClient | undefined;
   try {
     client = await allocateRelay(settings, relayTransport, { timeoutMs: context.timeoutMs, signal, logger });

@@ -3,7 +3,6 @@ import { AbortedError, TimeoutError } from '../../errors.js';
 import { selectStream, verifyStream } from '../../punch/tcp/index.js';
 import type { TransportAddress } from '../../codec/index.js';
 import { TurnClosedError, type TurnClient } from '../../relay/index.js';
-import { signalChannel } from '../signal-channel.js';
 import type { Established, PathContext, PathStrategy } from './path-strategy.js';
 import { allocateForPeer } from './turn-allocation.js';
 import type { TurnSettings } from './turn-config.js';
@@ -82,7 +81,7 @@ function firstVerifiedConnection(client: TurnClient, context: PathContext): Prom
 
 async function connectToRelayed(context: PathContext): Promise<Established> {
   const { coordination, signal, timeoutMs } = context;
-  const signals = signalChannel(context.broker, coordination.connectionId, context.logger);
+  const signals = context.signals;
   const relayed = await relayedAddressOf(signals, coordination.connectionId, { signal, timeoutMs });
   const socket = await connect(relayed, signal);
   try {

@@ -1,6 +1,5 @@
 import type { PathContext, PathStrategy, Established } from './path-strategy.js';
 import { RelayedDatagrams, type RelayedChannel } from './relayed-datagrams.js';
-import { signalChannel } from '../signal-channel.js';
 import { allocateForPeer } from './turn-allocation.js';
 import type { TurnSettings } from './turn-config.js';
 import { RelayedAddressChannel, TurnAllocationChannel } from './turn-datagrams.js';
@@ -35,7 +34,7 @@ async function allocatingEnd(settings: TurnSettings, context: PathContext): Prom
 }
 
 async function reachingEnd(context: PathContext): Promise<RelayedChannel> {
-  const signals = signalChannel(context.broker, context.coordination.connectionId, context.logger);
+  const signals = context.signals;
   const relayed = await relayedAddressOf(signals, context.coordination.connectionId, { signal: context.signal, timeoutMs: context.timeoutMs });
   return RelayedAddressChannel.open(relayed, context.logger);
 }

@@ -2,7 +2,6 @@ import { classifyNat, punchUdp } from '../../punch/udp/index.js';
 import type { Candidate } from '../../punch/candidates.js';
 import { punchCandidates } from '../candidates.js';
 import { remoteProfile } from '../remote-profile.js';
-import { signalChannel } from '../signal-channel.js';
 import type { Established, PathContext, PathStrategy } from './path-strategy.js';
 
 /**
@@ -45,7 +44,7 @@ export const udpPath: PathStrategy = {
       sameNat: coordination.sameNat,
       signal: context.signal,
       timeoutMs: context.timeoutMs,
-      signaling: signalChannel(context.broker, coordination.connectionId, context.logger),
+      signaling: context.signals,
       stunServer: context.stunServer,
       logger: context.logger,
       ...(context.udpConnection ? { connection: context.udpConnection } : {}),
