@@ -24,3 +24,4 @@ export { readCachedProfile, writeCachedProfile, PROFILE_CACHE_VERSION, DEFAULT_C
 export { DiscoveryResolveError } from './errors.js';
 export { probeMappingLifetime, DEFAULT_LIFETIME_FIRST_CHECK_MS, DEFAULT_LIFETIME_MAX_MS, type MappingLifetimeOptions } from './lifetime-probe.js';
 export { classifyLifetime, lifetimeCheckpoints, type LifetimeCheck } from './classify-lifetime.js';
+export { testIVerdict, UDP_BLOCKED_SILENCE_MS, UDP_TEST_I_RTO_MS, type TestIRun } from './udp-blocked.js';

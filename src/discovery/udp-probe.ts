@@ -10,6 +10,7 @@ import { concreteLocal, failedObservation, runBindingTest, serverCombinations, t
 import type { Hairpinning, ProbeObservation, UdpProfile } from './profile.js';
 import { rfc3489Type } from './rfc3489-type.js';
 import { stepOf } from './steps.js';
+import { testIVerdict, UDP_BLOCKED_SILENCE_MS, UDP_TEST_I_RTO_MS } from './udp-blocked.js';
 
 /**
  * A test that expects silence listens at least this many test I round trips: on a slow path or a
@@ -37,16 +38,22 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
   };
   try {
     const [a, b] = [await open(), await open()];
-    // 1. Test I from both sockets.
-    const [a1, b1] = await Promise.all([binding(context, 'udp-mapping-1', a, context.primary), binding(context, 'udp-filtering-1', b, context.primary)]);
+    // 1. Test I from both sockets. Its silence alone would say "UDP blocked", so it retransmits
+    //    over a longer window than the other tests; an answer (the normal case) ends it at once.
+    const testI = {
+      ...context,
+      timeoutMs: Math.max(context.timeoutMs, UDP_BLOCKED_SILENCE_MS),
+      retransmit: { rtoMs: UDP_TEST_I_RTO_MS, ...context.retransmit },
+    };
+    const [a1, b1] = await Promise.all([timed(binding(testI, 'udp-mapping-1', a, context.primary)), timed(binding(testI, 'udp-filtering-1', b, context.primary))]);
     const other = context.altServer ?? a1.other ?? b1.other;
     reportOther(other);
     const observations = [a1.observation, b1.observation];
     const notes: string[] = [];
     if (!a1.mapped && !b1.mapped) {
-      const silent = a1.observation.outcome === 'no-response' && b1.observation.outcome === 'no-response';
-      notes.push(silent ? `udp: no answer to test I within ${context.timeoutMs} ms: UDP blocked` : 'udp: test I failed (see observations)');
-      return blockedProfile(silent, a, context, observations, notes);
+      const blocked = testIVerdict([a1, b1].map((run) => ({ outcome: run.observation.outcome, listenedMs: run.listenedMs }))) === 'blocked';
+      notes.push(blocked ? `udp: no answer to test I from either socket within ${testI.timeoutMs} ms: UDP blocked` : 'udp: test I failed (see observations)');
+      return blockedProfile(blocked, a, context, observations, notes);
     }
     const anchor = a1.mapped ? a1 : b1;
     const anchorSocket = a1.mapped ? a : b;
@@ -114,6 +121,13 @@ function binding(
       signal: context.signal,
     }),
   );
+}
+
+/** A binding test and how long it took from first request to verdict. */
+async function timed(test: Promise<BindingTest>): Promise<BindingTest & { listenedMs: number }> {
+  const started = performance.now();
+  const done = await test;
+  return { ...done, listenedMs: performance.now() - started };
 }
 
 interface MappingTrackInput {
