@@ -104,7 +104,7 @@ describe('discoverNat against our STUN server on loopback', () => {
 });
 
 describe('discoverNat when the server cannot run the behaviour tests', () => {
-  test('no UDP answer at all is udp-blocked after test I's silence window (longer than the per-probe timeout), TCP still measured', async () => {
+  test('no UDP answer at all is udp-blocked after the silence window of test I (longer than the per-probe timeout), TCP still measured', async () => {
     const server = await startStunServer({ host: A, altHost: B, port: 0, altPort: 0, udp: false });
     try {
       const profile = await discoverNat({ server: { host: A, port: server.endpoints.port }, timeoutMs: 300 });
