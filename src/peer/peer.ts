@@ -22,6 +22,7 @@ import type { TurnOption } from './paths/turn-config.js';
 import { turnPaths } from './paths/turn-paths.js';
 import { tcpPath } from './paths/tcp-path.js';
 import { directUdpPath } from './paths/udp-blocked-path.js';
+import { withPoolEvidence } from './paths/udp-blocked-rule.js';
 import { toServerAddress, type ServerAddress } from './server-address.js';
 import { UdpSocketPool } from './udp-socket-pool.js';
 import { TcpPunchPortKeeper } from './tcp-punch-port.js';
@@ -264,7 +265,7 @@ export class Peer extends EventEmitter<PeerEvents> {
     let tcpPorts: TcpPunchPortKeeper | undefined;
     try {
       // 1. Probe the NAT and bind the first UDP socket at once: both talk to the STUN server.
-      const [profile] = await Promise.all([
+      const [discovered] = await Promise.all([
         probe(options, server, transports, logger),
         transports.includes('udp') ? udpSockets.start().catch((error: unknown) => {
           const failure = new ProbeError(`no UDP mapping from the STUN server ${server.host}:${server.stunPort}: ${(error as Error).message}`, { cause: error });
@@ -273,6 +274,8 @@ export class Peer extends EventEmitter<PeerEvents> {
           return undefined;
         }) : undefined,
       ]);
+      // The pool's own binding is the second opinion on a udp-blocked profile (it may overrule it).
+      const profile = withPoolEvidence(discovered, udpSockets.udpAnswered);
       // 2. Register the id with the profile and the addresses a peer behind the same NAT can use,
       //    and (after discovery: its probe would disturb a sequential NAT's measurement) arm the
       //    TCP port connections punch from, advertised once registered.

@@ -31,21 +31,39 @@ export class UdpSocketPool {
   readonly #options: UdpSocketPoolOptions;
   readonly #bindSocket: (options: { address: string }) => Promise<StunUdpSocket>;
   #spare: Promise<MappedSocket> | undefined;
+  #spareFailed = false;
   #refresh: NodeJS.Timeout | undefined;
   #closed = false;
+  #answered: boolean | undefined;
 
   constructor(options: UdpSocketPoolOptions) {
     this.#options = options;
     this.#bindSocket = options.bindSocket ?? ((bind) => StunUdpSocket.bind(bind));
   }
 
-  /** Binds and probes the first spare; rejects when the STUN server cannot be reached over UDP. */
+  /**
+   * Binds and probes the first spare; rejects when the STUN server cannot be reached over UDP.
+   * The pool keeps refreshing (and retrying a failed spare) either way, until closed.
+   */
   async start(): Promise<MappedSocket> {
     this.#replenish();
-    const spare = await this.#spare!;
+    const spare = this.#spare!;
     this.#refresh = setInterval(() => this.#refreshSpare(), SPARE_REFRESH_MS);
     this.#refresh.unref();
     return spare;
+  }
+
+  /**
+   * Whether this pool's latest completed STUN binding was answered (undefined before the first
+   * completed): the peer's own, current evidence that UDP to the STUN server works or not.
+   */
+  get udpAnswered(): boolean | undefined {
+    return this.#answered;
+  }
+
+  /** A bound socket without a STUN probe, for paths that need no mapping (host candidates behind one NAT). */
+  bindUnprobed(): Promise<StunUdpSocket> {
+    return this.#bindSocket({ address: this.#options.bindAddress ?? '0.0.0.0' });
   }
 
   /** The spare socket, for the caller to own (a fresh one when the spare failed); a new spare is prepared at once. */
@@ -70,14 +88,18 @@ export class UdpSocketPool {
   #replenish(): void {
     if (this.#closed || this.#spare !== undefined) return;
     const spare = this.#bindAndProbe();
-    spare.catch((error: unknown) => this.#options.logger.warn({ err: error }, 'spare UDP socket not ready'));
+    this.#spareFailed = false;
+    spare.catch((error: unknown) => {
+      if (this.#spare === spare) this.#spareFailed = true;
+      this.#options.logger.warn({ err: error }, 'spare UDP socket not ready');
+    });
     this.#spare = spare;
   }
 
   async #bindAndProbe(): Promise<MappedSocket> {
     const socket = await this.#bindSocket({ address: this.#options.bindAddress ?? '0.0.0.0' });
     try {
-      const binding = await udpBinding({ server: this.#options.stunServer, socket, timeoutMs: MAPPING_PROBE_TIMEOUT_MS, rtoMs: MAPPING_PROBE_RTO_MS });
+      const binding = await this.#probe(socket);
       return { socket, mapped: binding.mapped };
     } catch (error) {
       await socket.close();
@@ -85,11 +107,31 @@ export class UdpSocketPool {
     }
   }
 
-  /** A binding on the spare keeps its NAT mapping alive and notices when it changed. */
+  async #probe(socket: StunUdpSocket) {
+    try {
+      const binding = await udpBinding({ server: this.#options.stunServer, socket, timeoutMs: MAPPING_PROBE_TIMEOUT_MS, rtoMs: MAPPING_PROBE_RTO_MS });
+      this.#answered = true;
+      return binding;
+    } catch (error) {
+      // A probe cut short by closing the pool says nothing about the network.
+      if (!this.#closed) this.#answered = false;
+      throw error;
+    }
+  }
+
+  /**
+   * A binding on the spare keeps its NAT mapping alive and notices when it changed. A spare that
+   * failed is replaced, so UDP that comes back (or was only slow at start) is noticed.
+   */
   #refreshSpare(): void {
+    if (this.#spareFailed) {
+      this.#spare = undefined;
+      this.#replenish();
+      return;
+    }
     const spare = this.#spare;
     spare?.then(async (ready) => {
-      const binding = await udpBinding({ server: this.#options.stunServer, socket: ready.socket, timeoutMs: MAPPING_PROBE_TIMEOUT_MS, rtoMs: MAPPING_PROBE_RTO_MS });
+      const binding = await this.#probe(ready.socket);
       ready.mapped = binding.mapped;
     }).catch((error: unknown) => this.#options.logger.debug({ err: error }, 'spare UDP socket refresh failed'));
   }

@@ -11,9 +11,11 @@ import { startStunServer, type StunServer } from '../../src/stun/index.js';
 
 // UDP connections to and from a peer whose UDP is blocked, on loopback: its profile is probed
 // against a STUN server without UDP (so it says udp-blocked, as behind a UDP-dropping firewall),
-// and its relayed UDP session is attached over TCP while the other peer's goes over UDP.
+// its socket pool binds against one too (its own evidence agrees), and its relayed UDP session
+// is attached over TCP while the other peer's goes over UDP.
 
 let stun: StunServer;
+let silentStun: StunServer;
 let broker: Broker;
 let relay: Relay;
 let blocked: Peer;
@@ -29,9 +31,9 @@ async function probe(udp: boolean): Promise<NatProfile> {
 }
 
 /** `from`: the broker sees each peer at its own address, as behind two NATs (one NAT would keep a LAN path open). */
-function options(id: string, profile: NatProfile, from: string): PeerRegisterOptions {
+function options(id: string, profile: NatProfile, from: string, stunPort = stun.endpoints.port): PeerRegisterOptions {
   return {
-    server: { host: '127.0.0.1', brokerPort: broker.port, stunPort: stun.endpoints.port },
+    server: { host: '127.0.0.1', brokerPort: broker.port, stunPort },
     id, profile, transports: ['udp'], hostAddresses: [from], broker: { localAddress: from },
     connectTimeoutMs: 5000, incomingTimeoutMs: 5000,
     // Far beyond the connect timeout: a connect that succeeds did not wait for it.
@@ -41,12 +43,13 @@ function options(id: string, profile: NatProfile, from: string): PeerRegisterOpt
 
 before(async () => {
   stun = await startStunServer({ host: '127.0.0.1', altHost: '127.0.0.2', port: 0, altPort: 0 });
+  silentStun = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
   relay = await startRelay({ host: '127.0.0.1', tcpPort: 0, udpPort: 0 });
   broker = await startBroker({ host: '127.0.0.1', port: 0, relayRegistry: relay });
   const [blockedProfile, openProfile] = await Promise.all([probe(false), probe(true)]);
   assert.equal(blockedProfile.udp?.rfc3489Type, 'udp-blocked');
   assert.notEqual(openProfile.udp?.rfc3489Type, 'udp-blocked');
-  [blocked, open] = await Promise.all([Peer.register(options('blocked', blockedProfile, '127.0.0.2')), Peer.register(options('open', openProfile, '127.0.0.1'))]);
+  [blocked, open] = await Promise.all([Peer.register(options('blocked', blockedProfile, '127.0.0.2', silentStun.endpoints.port)), Peer.register(options('open', openProfile, '127.0.0.1'))]);
 });
 
 after(async () => {
@@ -54,6 +57,7 @@ after(async () => {
   await broker?.close();
   await relay?.close();
   await stun?.close();
+  await silentStun?.close();
 });
 
 function nextIncoming(peer: Peer): Promise<IncomingConnection & { transport: 'udp' }> {
@@ -109,6 +113,19 @@ test('relay never: a UDP connect to or from the blocked peer fails at once with 
   assert.equal((fromBlocked as NtcpError & { side: string }).side, 'local');
 });
 
+test('a blocked profile that the peer\'s own socket pool contradicts (the STUN server answers it) is withdrawn at registration: relay never connects directly', async () => {
+  const recovered = await Peer.register(options('recovered', blocked.profile, '127.0.0.3'));
+  try {
+    const incoming = nextIncoming(open);
+    const connection = await recovered.connect('open', { transport: 'udp', relay: 'never' });
+    assert.notEqual(pathOf(connection)?.method, 'relay');
+    await exchangeBothWays(connection, (await incoming).connection, 3);
+    await connection.close();
+  } finally {
+    await recovered.close();
+  }
+});
+
 test('relay force from the blocked peer also attaches over TCP and carries datagrams', async () => {
   const incoming = nextIncoming(open);
   const connection = await blocked.connect('open', { transport: 'udp', relay: 'force' });
@@ -118,14 +135,17 @@ test('relay force from the blocked peer also attaches over TCP and carries datag
   await connection.close();
 });
 
-test('behind one NAT a blocked profile does not rule out the direct path: relay never tries it instead of failing with ERR_UDP_BLOCKED', async () => {
-  // Seen by the broker at the blocked peer's address: the broker calls them one NAT.
-  const neighbour = await Peer.register(options('neighbour', open.profile, '127.0.0.2'));
+test('behind one NAT a blocked profile does not rule out the direct path: relay never takes the LAN path without a STUN probe instead of failing', async () => {
+  // Seen by the broker at the blocked peer's address: the broker calls them one NAT. Blocked as
+  // well (profile and pool), so neither side can learn a mapping: only the LAN path can work.
+  const neighbour = await Peer.register(options('neighbour', blocked.profile, '127.0.0.2', silentStun.endpoints.port));
   try {
     const incoming = nextIncoming(blocked);
     const connection = await neighbour.connect('blocked', { transport: 'udp', relay: 'never' });
-    assert.notEqual(pathOf(connection)?.method, 'relay');
-    await (await incoming).connection.close();
+    assert.equal(pathOf(connection)?.method, 'lan');
+    const accepted = (await incoming).connection;
+    await exchangeBothWays(connection, accepted, 3);
+    await accepted.close();
     await connection.close();
   } finally {
     await neighbour.close();

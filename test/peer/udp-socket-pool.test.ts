@@ -39,6 +39,7 @@ test('each take hands out a distinct socket with its mapping; concurrent takes n
   const { bindSocket, sockets } = tracked();
   const pool = new UdpSocketPool({ stunServer: { host: '127.0.0.1', port: stun.endpoints.port }, bindAddress: '127.0.0.1', logger: silentLogger, bindSocket });
   const first = await pool.start();
+  assert.equal(pool.udpAnswered, true);
   assert.equal(first.mapped.port, first.socket.local().port);
   const taken = await Promise.all([pool.take(), pool.take(), pool.take()]);
   assert.equal(taken[0]!.socket, first.socket, 'the spare probed at start goes first');
@@ -54,7 +55,9 @@ test('start rejects with ERR_TIMEOUT when the STUN server does not answer over U
   const silent = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
   try {
     const pool = new UdpSocketPool({ stunServer: { host: '127.0.0.1', port: silent.endpoints.port }, bindAddress: '127.0.0.1', logger: silentLogger });
+    assert.equal(pool.udpAnswered, undefined, 'no binding completed yet');
     await assert.rejects(pool.start(), { code: 'ERR_TIMEOUT' });
+    assert.equal(pool.udpAnswered, false, 'the pool\'s own evidence: no STUN answer over UDP');
     await pool.close();
   } finally {
     await silent.close();

@@ -3,21 +3,30 @@ import type { NatProfile } from '../../discovery/index.js';
 import { UdpBlockedError } from '../errors.js';
 import type { PathStrategy } from './path-strategy.js';
 import { udpBlocked } from './relay-udp-path.js';
+import { udpBlockedSide } from './udp-blocked-rule.js';
 import { udpPath } from './udp-path.js';
 
 /**
  * The direct UDP strategy for one coordination: punching, unless the peers sit behind different
- * NATs and either side's NAT profile says UDP is blocked. Then no direct path can exist and this one fails at once, so relay 'auto' takes
- * the relay without waiting for its deadline and relay 'never' fails with ERR_UDP_BLOCKED.
+ * NATs and either side is known to have UDP blocked (see udpBlockedSide). Then no direct path can
+ * exist and this one fails at once, so relay 'auto' takes the relay without waiting for its
+ * deadline and relay 'never' fails with ERR_UDP_BLOCKED. Decided when the attempt starts, with
+ * the pool's evidence of that moment.
  */
 export function directUdpPath(profile: NatProfile, coordination: Pick<Coordination, 'peer' | 'sameNat'>): PathStrategy {
-  // A firewall on the router filters what it forwards: behind one NAT the LAN path may still work.
-  if (coordination.sameNat) return udpPath;
-  const side = udpBlocked(profile) ? 'local' : remoteUdpBlocked(coordination.peer.profile) ? 'remote' : undefined;
-  if (side === undefined) return udpPath;
   return {
-    name: 'udp-blocked',
-    establish: () => Promise.reject(new UdpBlockedError(side)),
+    name: 'udp',
+    relayHoldMs: (context) => udpPath.relayHoldMs?.(context) ?? 0,
+    establish(context) {
+      const side = udpBlockedSide({
+        localProfileBlocked: udpBlocked(profile),
+        localPoolAnswered: context.udpSockets.udpAnswered,
+        remoteProfileBlocked: remoteUdpBlocked(coordination.peer.profile),
+        sameNat: coordination.sameNat,
+      });
+      if (side !== undefined) return Promise.reject(new UdpBlockedError(side));
+      return udpPath.establish(context);
+    },
   };
 }
 

@@ -2,6 +2,7 @@ import { classifyNat, punchUdp } from '../../punch/udp/index.js';
 import type { Candidate } from '../../punch/candidates.js';
 import { punchCandidates } from '../candidates.js';
 import { remoteProfile } from '../remote-profile.js';
+import { contextUdpBlocked } from './udp-blocked-rule.js';
 import type { Established, PathContext, PathStrategy } from './path-strategy.js';
 
 /**
@@ -22,16 +23,13 @@ export const udpPath: PathStrategy = {
   },
   async establish(context: PathContext): Promise<Established> {
     const { coordination } = context;
-    const { socket, mapped } = await context.udpSockets.take();
+    // Behind one NAT that blocks UDP, a STUN probe can only time out and a srflx candidate could
+    // never work: a socket without a mapping offers its LAN (host) candidates alone.
+    const lanOnly = coordination.sameNat && contextUdpBlocked(context);
+    const { socket, mapped } = lanOnly ? { socket: await context.udpSockets.bindUnprobed(), mapped: undefined } : await context.udpSockets.take();
     const port = socket.local().port;
-    // The peer keeps the first kind it hears of for an endpoint and probes in this order. Behind
-    // a NAT, host candidates go first (a LAN path beats a hairpin through the NAT); on a host
-    // without NAT the srflx candidate equals a host one and goes first, so the peer still takes
-    // it as srflx (host candidates are only probed behind the same NAT). Hence not normalised.
-    const srflx: Candidate = { kind: 'srflx', address: mapped.address, port: mapped.port };
     const hosts = context.hostAddresses.map((address): Candidate => ({ kind: 'host', address, port }));
-    const withoutNat = hosts.some((host) => host.address === srflx.address && host.port === srflx.port);
-    const local: Candidate[] = withoutNat ? [srflx, ...hosts] : [...hosts, srflx];
+    const local = mapped === undefined ? hosts : withSrflx(hosts, { kind: 'srflx', address: mapped.address, port: mapped.port });
     const profile = remoteProfile(coordination.peer.profile);
     const connection = await punchUdp({
       socket,
@@ -52,3 +50,14 @@ export const udpPath: PathStrategy = {
     return { transport: 'udp', connection, method: connection.method };
   },
 };
+
+/**
+ * The peer keeps the first kind it hears of for an endpoint and probes in this order. Behind a
+ * NAT, host candidates go first (a LAN path beats a hairpin through the NAT); on a host without
+ * NAT the srflx candidate equals a host one and goes first, so the peer still takes it as srflx
+ * (host candidates are only probed behind the same NAT). Hence not normalised.
+ */
+function withSrflx(hosts: Candidate[], srflx: Candidate): Candidate[] {
+  const withoutNat = hosts.some((host) => host.address === srflx.address && host.port === srflx.port);
+  return withoutNat ? [srflx, ...hosts] : [...hosts, srflx];
+}
