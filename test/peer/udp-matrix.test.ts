@@ -18,8 +18,4 @@ defineMatrixSuite(
     variants: [{ variant: 'plain', presets: [...PRESETS, 'udp-blocked'] }, { variant: 'delay20', presets: PRESETS }],
   },
   'UDP, every ordered pair, unshaped (with a UDP-blocked site) and 20 ms; 50 ms and 1% loss: npm run matrix -- --transport udp',
-  {
-    'udp-plain-usame': 'src/peer/paths/udp-path.ts takes its socket from UdpSocketPool.take(), whose STUN probe cannot '
-      + 'succeed with UDP blocked (ERR_TIMEOUT after 3 s), so the LAN candidates are never tried',
-  },
 );
