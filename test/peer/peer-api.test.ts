@@ -246,7 +246,7 @@ test('relay force through the built-in relay: verified end to end, TCP and UDP, 
 });
 
 test('without UDP to the STUN server a peer still registers (UDP-only too: its UDP connections take the relay), its profile saying udp-blocked', async () => {
-  const tcpOnly = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
+  const tcpOnly = await startStunServer({ host: '127.0.0.1', port: 0, altPort: 0, udp: false });
   try {
     const server = { host: '127.0.0.1', brokerPort: broker.port, stunPort: tcpOnly.endpoints.port };
     const registered = await Promise.all([

@@ -43,7 +43,7 @@ function options(id: string, profile: NatProfile, from: string, stunPort = stun.
 
 before(async () => {
   stun = await startStunServer({ host: '127.0.0.1', altHost: '127.0.0.2', port: 0, altPort: 0 });
-  silentStun = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
+  silentStun = await startStunServer({ host: '127.0.0.1', port: 0, altPort: 0, udp: false });
   relay = await startRelay({ host: '127.0.0.1', tcpPort: 0, udpPort: 0 });
   broker = await startBroker({ host: '127.0.0.1', port: 0, relayRegistry: relay });
   const [blockedProfile, openProfile] = await Promise.all([probe(false), probe(true)]);

@@ -11,7 +11,7 @@ import { startStunServer, type StunServer } from '../../src/stun/index.js';
 let stun: StunServer;
 
 before(async () => {
-  stun = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
+  stun = await startStunServer({ host: '127.0.0.1', port: 0, altPort: 0, udp: false });
 });
 after(async () => {
   await stun.close();

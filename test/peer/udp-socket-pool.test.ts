@@ -9,7 +9,7 @@ import { startStunServer, StunUdpSocket, type StunServer } from '../../src/stun/
 let stun: StunServer;
 
 before(async () => {
-  stun = await startStunServer({ host: '127.0.0.1', port: 0, tcp: false });
+  stun = await startStunServer({ host: '127.0.0.1', port: 0, altPort: 0, tcp: false });
 });
 
 after(async () => {
@@ -52,7 +52,7 @@ test('each take hands out a distinct socket with its mapping; concurrent takes n
 });
 
 test('start rejects with ERR_TIMEOUT when the STUN server does not answer over UDP', async () => {
-  const silent = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
+  const silent = await startStunServer({ host: '127.0.0.1', port: 0, altPort: 0, udp: false });
   try {
     const pool = new UdpSocketPool({ stunServer: { host: '127.0.0.1', port: silent.endpoints.port }, bindAddress: '127.0.0.1', logger: silentLogger });
     assert.equal(pool.udpAnswered, undefined, 'no binding completed yet');

@@ -86,7 +86,7 @@ test('advertised ports and a synchronised start far off: a volley leaves at once
 });
 
 test('without advertised ports both engines take fresh ports, probe and announce them, and connect', async () => {
-  const stun = await startStunServer({ host: '127.0.0.1', port: 0, udp: false });
+  const stun = await startStunServer({ host: '127.0.0.1', port: 0, altPort: 0, udp: false });
   try {
     const stunServer = { host: '127.0.0.1', port: stun.endpoints.port };
     const [a, b] = await pair({
