@@ -4,10 +4,11 @@
 // stream measured in the same run; then the relay's memory with 1,000 idle relayed TCP sessions
 // (2,000 attached sockets). Senders and receivers share this process in every case, so the ratio
 // compares the paths, not the clients. Direct and relayed runs alternate BENCH_ROUNDS times; the
-// best of each is kept (a busy machine skews all alike) and the spread (worst-best) is printed.
+// best of each is kept, the spread (worst-best) is printed, and so is the median of the per-round
+// ratios (each relayed round against the direct round just before it).
 // The relay process runs the compiled dist/ (the npm script builds first).
 // Environment: BENCH_MIB (MiB per measurement, default 1024), BENCH_STREAMS (100), BENCH_IDLE (1000),
-// BENCH_ROUNDS (3), NTCP_RELAY_SPLICE (engine of the memory run; default auto).
+// BENCH_ROUNDS (5), NTCP_RELAY_SPLICE (engine of the memory run; default auto).
 import net from 'node:net';
 import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -17,7 +18,7 @@ import { coturnInstalled, startCoturn, type Coturn } from '../test/relay/support
 
 const MIB = 1024 * 1024;
 const TOTAL_BYTES = Number(process.env.BENCH_MIB ?? 1024) * MIB;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 100);
 const IDLE_SESSIONS = Number(process.env.BENCH_IDLE ?? 1000);
 const CHUNK = Buffer.alloc(256 * 1024, 0x5a);
@@ -188,6 +189,18 @@ class Figure {
   get spread(): string {
     return `${Math.min(...this.#samples).toFixed(0)}-${this.best.toFixed(0)}`;
   }
+  get samples(): readonly number[] {
+    return this.#samples;
+  }
+}
+/**
+ * Median over the rounds of (this round's relayed figure / this round's direct figure, measured
+ * just before it): a load spike hits both halves of a pair alike, so this moves less than best/best.
+ */
+function pairedRatio(relayed: Figure, direct: Figure): number {
+  const ratios = relayed.samples.map((sample, round) => sample / direct.samples[round]!).sort((a, b) => a - b);
+  const middle = Math.floor(ratios.length / 2);
+  return ratios.length % 2 === 1 ? ratios[middle]! : (ratios[middle - 1]! + ratios[middle]!) / 2;
 }
 function report(label: string, single: Figure, many: Figure): void {
   console.log(`${label.padEnd(36)} 1 stream ${format(single.best)} (${single.spread.padStart(9)})   ${STREAMS} streams ${format(many.best)} (${many.spread.padStart(9)})`);
@@ -278,6 +291,11 @@ const [kernelSingle, kernelMany] = ratio(figures.kernel);
 const [jsSingle, jsMany] = ratio(figures.js);
 console.log(`ratio relay (kernel splice) / direct 1 stream ${kernelSingle.toFixed(2)}   ${STREAMS} streams ${kernelMany.toFixed(2)}   (${verdict(kernelSingle)})`);
 console.log(`ratio relay (JS splice) / direct     1 stream ${jsSingle.toFixed(2)}   ${STREAMS} streams ${jsMany.toFixed(2)}   (${verdict(jsSingle)})`);
+for (const engine of ['kernel', 'js'] as const) {
+  const single = pairedRatio(figures[engine].single, figures.direct.single);
+  const many = pairedRatio(figures[engine].many, figures.direct.many);
+  console.log(`median per-round ratio, ${engine.padEnd(6)}      1 stream ${single.toFixed(2)}   ${STREAMS} streams ${many.toFixed(2)}   (each relayed round / the direct round just before it)`);
+}
 if (coturnFigures) {
   console.log(`ratio coturn / direct                1 stream ${(coturnFigures[0] / directSingle).toFixed(2)}   ${STREAMS} streams ${(coturnFigures[1] / directMany).toFixed(2)}`);
   console.log(`ratio relay (kernel) / coturn        1 stream ${(figures.kernel.single.best / coturnFigures[0]).toFixed(2)}   ${STREAMS} streams ${(figures.kernel.many.best / coturnFigures[1]).toFixed(2)}`);
