@@ -6,6 +6,7 @@ import { probeMappingLifetime } from './lifetime-probe.js';
 import { classifyFiltering, type FilteringOutcome } from './classify-filtering.js';
 import { classifyMapping, type MappingSamples } from './classify-mapping.js';
 import { classifyPortAllocation, classifyPortPreservation, newMappingPorts } from './classify-ports.js';
+import { combineAllocations } from './classify-delta.js';
 import { concreteLocal, failedObservation, runBindingTest, serverCombinations, type BindingTest, type ProbeContext } from './probe-context.js';
 import type { Hairpinning, ProbeObservation, UdpProfile } from './profile.js';
 import { rfc3489Type } from './rfc3489-type.js';
@@ -20,6 +21,12 @@ export const SILENCE_RTT_FACTOR = 4;
 
 /** Fresh sockets added to the mapping series of a symmetric NAT, so the delta rests on enough differences. */
 export const UDP_FRESH_MAPPINGS = 2;
+
+/**
+ * Fresh sockets whose Binding requests leave back to back for the second delta measurement: five
+ * give four differences, so one interleaved mapping still leaves a strict majority.
+ */
+export const UDP_DELTA_BURST = 5;
 
 /**
  * RFC 5780 over UDP. Test I runs from two sockets at once: socket A then walks the server's
@@ -162,11 +169,27 @@ async function mappingTrack(context: ProbeContext, { a, a1, other, open }: Mappi
       observations.push(probe.observation);
       series.push({ localPort: socket.local().port, mapped: probe.mapped });
     }
-    const allocation = classifyPortAllocation(newMappingPorts(series.filter(hasMapped)));
+    const burst = await deltaBurst(context, open);
+    observations.push(...burst.observations);
+    const allocation = combineAllocations(classifyPortAllocation(newMappingPorts(series.filter(hasMapped))), classifyPortAllocation(burst.ports));
     notes.push(...allocation.notes);
     if (allocation.value.kind === 'sequential') delta = allocation.value.delta;
   }
   return { mapping: mapping.value, observations, notes, series, delta };
+}
+
+/**
+ * Binding requests from UDP_DELTA_BURST fresh sockets, all sent before any answer arrives, so the
+ * NAT allocates their ports within about a millisecond, in the order they were sent. A slow series
+ * one round trip per mapping leaves room for other hosts' mappings in between (seen in the lab:
+ * concurrent probes behind one sequential NAT read deltas 2,3,3,3,3 and 6,6,6,6,6 for delta 1 and 2).
+ */
+async function deltaBurst(context: ProbeContext, open: () => Promise<StunUdpSocket>) {
+  const sockets: StunUdpSocket[] = [];
+  for (let i = 0; i < UDP_DELTA_BURST; i++) sockets.push(await open());
+  const probes = await Promise.all(sockets.map((socket, i) => binding(context, `udp-burst-${i + 1}`, socket, context.primary)));
+  const ports = probes.flatMap((probe) => (probe.mapped ? [probe.mapped.port] : []));
+  return { observations: probes.map((probe) => probe.observation), ports };
 }
 
 function hasMapped<T extends { mapped: TransportAddress | undefined }>(sample: T): sample is T & { mapped: TransportAddress } {
