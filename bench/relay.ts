@@ -8,9 +8,10 @@
 // ratios (each relayed round against the direct round just before it).
 // The relay process runs the compiled dist/ (the npm script builds first).
 // Environment: BENCH_MIB (MiB per measurement, default 1024), BENCH_STREAMS (100), BENCH_IDLE (1000),
-// BENCH_ROUNDS (5), NTCP_RELAY_SPLICE (engine of the memory run; default auto).
+// BENCH_ROUNDS (5), NTCP_RELAY_SPLICE (engine of the memory run; default auto), BENCH_PIN=1 (this
+// process on core 0, the relay and coturn on core 1, as a relay on its own host would run).
 import net from 'node:net';
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { once } from 'node:events';
 import { attachTcp, TurnClient, type RelayEndpoints } from '../src/relay/index.js';
@@ -21,6 +22,10 @@ const TOTAL_BYTES = Number(process.env.BENCH_MIB ?? 1024) * MIB;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 100);
 const IDLE_SESSIONS = Number(process.env.BENCH_IDLE ?? 1000);
+/** BENCH_PIN=1: senders and receivers on core 0, the relay (and coturn) on core 1. */
+const PIN = process.env.BENCH_PIN === '1';
+const CLIENT_CORE = '0';
+const RELAY_CORE = '1';
 const CHUNK = Buffer.alloc(256 * 1024, 0x5a);
 const TARGET_RATIO = 0.8;
 const TARGET_IDLE_MIB = 100;
@@ -89,9 +94,15 @@ async function directPairs(count: number): Promise<{ pairs: Pair[]; close(): voi
 
 type Engine = 'kernel' | 'js';
 
+/** Moves a process (all its threads) to one core, as a relay on its own machine would have it. */
+function pin(pid: number, core: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', core, String(pid)], { stdio: 'ignore' });
+}
+
 function relayProcess(engine?: Engine) {
   const env = engine === undefined ? process.env : { ...process.env, NTCP_RELAY_SPLICE: engine };
   const child = fork(new URL('./relay-process.mjs', import.meta.url), { execArgv: ['--expose-gc'], env });
+  if (PIN) pin(child.pid!, RELAY_CORE);
   const next = <T>(kind: string): Promise<T> => new Promise((resolve) => {
     const onMessage = (message: { kind: string }) => {
       if (message.kind !== kind) return;
@@ -206,6 +217,7 @@ function report(label: string, single: Figure, many: Figure): void {
   console.log(`${label.padEnd(36)} 1 stream ${format(single.best)} (${single.spread.padStart(9)})   ${STREAMS} streams ${format(many.best)} (${many.spread.padStart(9)})`);
 }
 
+if (PIN) pin(process.pid, CLIENT_CORE);
 console.log(`bench:relay  ${TOTAL_BYTES / MIB} MiB per measurement, best of ${ROUNDS} (spread min-max in MiB/s), ${STREAMS} concurrent streams, ${IDLE_SESSIONS} idle sessions; load average ${loadavg().map((load) => load.toFixed(1)).join(' ')}`);
 
 // Memory first, in a fresh relay process: idle relayed sessions (both peers attached, no traffic).
@@ -265,6 +277,7 @@ const directMany = figures.direct.many.best;
 let coturnFigures: [number, number] | undefined;
 if (coturnInstalled()) {
   const coturn = await startCoturn({ user: 'bench', password: 'bench', realm: 'bench' }, ['--no-udp-relay'], 4 * STREAMS);
+  if (PIN && coturn.pid !== undefined) pin(coturn.pid, RELAY_CORE);
   try {
     const one = await coturnPairs(coturn, 1);
     const single = new Figure();

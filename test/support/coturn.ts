@@ -14,6 +14,8 @@ import { udpBinding } from '../../src/stun/index.js';
 export interface Coturn {
   host: string;
   port: number;
+  /** turnserver's process id (benchmarks pin it to a core). */
+  pid: number | undefined;
   /** Everything coturn printed, for failure messages. */
   log(): string;
   stop(): Promise<void>;
@@ -136,7 +138,7 @@ async function launch(hosts: string[], port: number, alternate: boolean, modeArg
     await stop();
     throw new Error(`turnserver did not come up (${args.join(' ')}):\n${output}`, { cause: error });
   }
-  return { host: hosts[0]!, port, log: () => output, stop };
+  return { host: hosts[0]!, port, pid: child.pid, log: () => output, stop };
 }
 
 /** coturn has no readiness signal: ask until it answers, over UDP and TCP. */
