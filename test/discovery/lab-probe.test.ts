@@ -96,6 +96,13 @@ const SITES: Record<string, Expected> = {
   },
 };
 
+/**
+ * Sites probed from two hosts at once: a sequential NAT's port counter is shared by its hosts, so
+ * each probe's slow mapping series is interleaved by the other's (CI: udp-delay20-mk registered
+ * as random); the delta must still come out exact.
+ */
+const CONCURRENT_SITES = ['seqa', 'seqb'];
+
 const skipReason = labUnavailableReason();
 
 describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipReason}` : false }, () => {
@@ -108,7 +115,7 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
       sites: [
         { name: 'cgn', nat: 'port-restricted', hosts: 0 },
         ...Object.entries(SITES).map(([name, site]) => ({
-          name, nat: site.nat, ...(site.behind ? { behind: site.behind } : {}), ...(site.firewall ? { firewall: site.firewall } : {}),
+          name, nat: site.nat, hosts: CONCURRENT_SITES.includes(name) ? 2 : 1, ...(site.behind ? { behind: site.behind } : {}), ...(site.firewall ? { firewall: site.firewall } : {}),
         })),
       ],
     });
@@ -124,13 +131,14 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
       setTimeout(() => reject(new Error(`stun-server not listening after ${READY_TIMEOUT_MS} ms: ${log}`)), READY_TIMEOUT_MS).unref();
     });
     // Every host probes at once: one lab, one server, concurrent probes.
+    const probes = [...Object.keys(SITES).map((site) => [site, `${site}1`]), ...CONCURRENT_SITES.map((site) => [`${site}@2`, `${site}2`])];
     await Promise.all(
-      Object.keys(SITES).map(async (site) => {
-        const lifetime = site === 'life' ? ['--lifetime', String(LIFETIME_MAX_MS)] : [];
+      probes.map(async ([key, host]) => {
+        const lifetime = key === 'life' ? ['--lifetime', String(LIFETIME_MAX_MS)] : [];
         const argv = [...CLI, 'probe', '--server', `${primary}:3478`, '--json', '--timeout', String(TIMEOUT_MS), ...lifetime];
-        const result = await lab.exec(`${site}1`, argv, { timeoutMs: 30_000 });
-        assert.equal(result.code, 0, `probe from ${site}1 failed: ${result.stderr}`);
-        profiles.set(site, NatProfileSchema.parse(JSON.parse(result.stdout)));
+        const result = await lab.exec(host!, argv, { timeoutMs: 30_000 });
+        assert.equal(result.code, 0, `probe from ${host} failed: ${result.stderr}`);
+        profiles.set(key!, NatProfileSchema.parse(JSON.parse(result.stdout)));
       }),
     );
   });
@@ -164,6 +172,18 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
       assert.equal(udp.hairpinning, hairpinning, context);
       if (udp.natPresent) assert.equal(udp.mapped!.address, lab.publicAddress(site));
     });
+
+    if (CONCURRENT_SITES.includes(site)) {
+      test(`${site}: a second host probing at the same moment behind the same NAT measures the same UDP delta`, (t) => {
+        const [first, second] = [profiles.get(site)!, profiles.get(`${site}@2`)!];
+        const context = JSON.stringify({ first: first.udp!.evidence.notes, second: second.udp!.evidence.notes }, null, 1);
+        t.diagnostic(`udp deltas ${first.udp!.delta ?? '-'} and ${second.udp!.delta ?? '-'}, tcp deltas ${first.tcp!.delta ?? '-'} and ${second.tcp!.delta ?? '-'}`);
+        const want = 'delta' in expected.udp ? expected.udp.delta : undefined;
+        assert.ok(want !== undefined);
+        assert.equal(first.udp!.delta, want, context);
+        assert.equal(second.udp!.delta, want, context);
+      });
+    }
 
     if (site === 'life') {
       test(`${site}: the configured ${LIFETIME_S} s UDP mapping timeout lies within the measured lifetime bounds`, () => {
