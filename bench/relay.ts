@@ -11,8 +11,11 @@
 // BENCH_ROUNDS (5), NTCP_RELAY_SPLICE (engine of the memory run; default auto), BENCH_PIN=1 (this
 // process on core 0, the relay and coturn on core 1, as a relay on its own host would run).
 import net from 'node:net';
-import { execFileSync, fork } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { attachTcp, TurnClient, type RelayEndpoints } from '../src/relay/index.js';
 import { coturnInstalled, startCoturn, type Coturn } from '../test/relay/support/coturn.js';
@@ -93,6 +96,40 @@ async function directPairs(count: number): Promise<{ pairs: Pair[]; close(): voi
 }
 
 type Engine = 'kernel' | 'js';
+
+/** Compiles bench/reference-relay.c (the extra hop's own cost); undefined without a C compiler. */
+function buildReferenceRelay(): string | undefined {
+  const binary = join(tmpdir(), `ntcp-reference-relay-${process.pid}`);
+  try {
+    execFileSync('gcc', ['-O2', '-pthread', '-o', binary, fileURLToPath(new URL('./reference-relay.c', import.meta.url))], { stdio: 'pipe' });
+    return binary;
+  } catch (error) {
+    console.log(`reference relay (C)                SKIPPED: gcc failed: ${(error as Error).message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+/** One stream through the reference relay: client -> C relay -> a local server. */
+async function referenceRelayPair(binary: string): Promise<{ pair: Pair; close(): void }> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer((socket) => accepted.push(expectResets(socket)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const child = spawn(binary, [String((server.address() as net.AddressInfo).port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (PIN) pin(child.pid!, RELAY_CORE);
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const client = expectResets(net.connect(Number(line.toString().trim()), '127.0.0.1'));
+  await once(client, 'connect');
+  while (accepted.length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  return {
+    pair: [client, accepted[0]!],
+    close: () => {
+      client.destroy();
+      accepted[0]!.destroy();
+      server.close();
+      child.kill();
+    },
+  };
+}
 
 /** Moves a process (all its threads) to one core, as a relay on its own machine would have it. */
 function pin(pid: number, core: string): void {
@@ -239,10 +276,17 @@ const figures = {
 // CPU the relay process spends per GiB of one stream: unlike MiB/s, it hardly moves with the
 // machine's load, so it shows what the kernel splice saves even on a busy machine.
 const relayCpu = { kernel: { user: 0, system: 0 }, js: { user: 0, system: 0 } };
+const referenceBinary = buildReferenceRelay();
+const referenceSingle = new Figure();
 for (let round = 0; round < ROUNDS; round++) {
   const direct1 = await directPairs(1);
   figures.direct.single.add(await measure(direct1.pairs, TOTAL_BYTES));
   direct1.close();
+  if (referenceBinary) {
+    const reference = await referenceRelayPair(referenceBinary);
+    referenceSingle.add(await measure([reference.pair], TOTAL_BYTES));
+    reference.close();
+  }
   for (const engine of ['kernel', 'js'] as const) {
     const relay1 = await relayedPairs(relays[engine], endpoints[engine], 1);
     const before = await relays[engine].cpu();
@@ -265,6 +309,10 @@ await Promise.all([relays.kernel.stop(), relays.js.stop()]);
 report('direct loopback TCP (reference)', figures.direct.single, figures.direct.many);
 report('built-in relay, kernel splice', figures.kernel.single, figures.kernel.many);
 report('built-in relay, JS splice', figures.js.single, figures.js.many);
+if (referenceBinary) {
+  console.log(`${'reference relay (C threads, splice)'.padEnd(36)} 1 stream ${format(referenceSingle.best)} (${referenceSingle.spread.padStart(9)})`);
+  rmSync(referenceBinary, { force: true });
+}
 const gibRelayed = (ROUNDS * TOTAL_BYTES) / (1024 * MIB);
 for (const engine of ['kernel', 'js'] as const) {
   const { user, system } = relayCpu[engine];
@@ -304,6 +352,10 @@ const [kernelSingle, kernelMany] = ratio(figures.kernel);
 const [jsSingle, jsMany] = ratio(figures.js);
 console.log(`ratio relay (kernel splice) / direct 1 stream ${kernelSingle.toFixed(2)}   ${STREAMS} streams ${kernelMany.toFixed(2)}   (${verdict(kernelSingle)})`);
 console.log(`ratio relay (JS splice) / direct     1 stream ${jsSingle.toFixed(2)}   ${STREAMS} streams ${jsMany.toFixed(2)}   (${verdict(jsSingle)})`);
+if (referenceBinary) {
+  console.log(`median per-round ratio, C reference 1 stream ${pairedRatio(referenceSingle, figures.direct.single).toFixed(2)}   (the extra hop's own cost: no relay can do better here)`);
+  console.log(`ratio relay (kernel) / C reference  1 stream ${(figures.kernel.single.best / referenceSingle.best).toFixed(2)}   median per round ${pairedRatio(figures.kernel.single, referenceSingle).toFixed(2)}`);
+}
 for (const engine of ['kernel', 'js'] as const) {
   const single = pairedRatio(figures[engine].single, figures.direct.single);
   const many = pairedRatio(figures[engine].many, figures.direct.many);
