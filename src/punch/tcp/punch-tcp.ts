@@ -24,13 +24,12 @@ import { natViewOf, planTcp, stageOffsets, type PunchRole, type TcpMethod, type 
 import { ANY_STAGE, SignalInbox, type SignalChannel, type TcpSignal } from './signals.js';
 import { PunchTimeline, type PunchStep } from './timeline.js';
 import { freePort } from './ready-port.js';
+import { gridRoundAt, gridRounds, gridPeriodMs } from './grid.js';
 
 /** @default for `timeoutMs`: long enough for every stage of the longest plan. */
 export const DEFAULT_PUNCH_TIMEOUT_MS = 15_000;
 /** TCP keepalive idle time on the returned socket: well under the shortest NAT idle timers seen. */
 export const KEEPALIVE_INITIAL_DELAY_MS = 15_000;
-/** Simultaneous open redials refused targets on this grid (shared by both peers). */
-export const SIMULTANEOUS_OPEN_ROUND_MS = 5;
 /** The last part of the wait before a round is spun: timers are only millisecond-accurate. */
 export const PRECISE_SPIN_MS = 2;
 /** Jitter on other redials, so two peers' retries do not lock into the same losing phase. */
@@ -374,11 +373,19 @@ class TcpPunch {
   }
 
   async #dialOnGrid(run: StageRun, targets: TcpEndpoint[]): Promise<void> {
+    const role = this.#options.role;
+    const period = gridPeriodMs(role);
     // Rounds already past (a late start, or a fallback later in the slot) are not dialled.
-    const firstRound = Math.max(0, Math.ceil((performance.now() - run.slotStart) / SIMULTANEOUS_OPEN_ROUND_MS));
-    const lastRound = this.#localMappingStable() ? Math.floor(run.stage.durationMs / SIMULTANEOUS_OPEN_ROUND_MS) : firstRound + 1;
+    const rounds = gridRounds(role, run.slotStart, run.stage.durationMs, performance.now());
+    const firstRound = rounds.first;
+    const lastRound = this.#localMappingStable() ? rounds.end : firstRound + 1;
     const live = new Set<string>();
     let listener: net.Server | undefined;
+    // Where the kernel still holds the port after the round's listener closed (the lab's NAT hosts:
+    // a third of the connects failed with EADDRINUSE, no socket on the port to be seen, and the
+    // RST<->RST pair lost its crossing rounds with them), the rounds go on without a listener.
+    let portBusy = false;
+    let listened = false;
     const dial = (target: TcpEndpoint): void => {
       live.add(endpointKey(target));
       // A connected target stays live while its stream is verified: dialling it again from the
@@ -388,6 +395,10 @@ class TcpPunch {
         live.delete(endpointKey(target));
       };
       void this.#connectOnce(run, target, true, free).then((outcome) => {
+        if (outcome === 'port-busy' && listened && !portBusy) {
+          portBusy = true;
+          run.notes.push('EADDRINUSE after closing the round listener: no listener between rounds for the rest of the slot');
+        }
         if (outcome !== 'connected') free();
       });
     };
@@ -396,19 +407,23 @@ class TcpPunch {
       for (const target of targets) dial(target);
     }
     for (let round = firstRound; round < lastRound && !run.signal.aborted && !this.#winner; round++) {
-      const roundAt = run.slotStart + round * SIMULTANEOUS_OPEN_ROUND_MS;
+      const roundAt = gridRoundAt(role, run.slotStart, round);
       const due = targets.filter((target) => !live.has(endpointKey(target)));
-      if (due.length === 0 || roundAt < performance.now() - SIMULTANEOUS_OPEN_ROUND_MS) {
-        await sleep(roundAt + SIMULTANEOUS_OPEN_ROUND_MS - performance.now(), run.signal);
+      if (due.length === 0 || roundAt < performance.now() - period) {
+        await sleep(roundAt + period - performance.now(), run.signal);
         continue;
       }
       await sleepPrecisely(roundAt, run.signal);
       if (run.signal.aborted || this.#winner) break;
       // No SO_REUSEPORT in Node: the listener must give the port up while new connects bind it.
       if (listener) this.#closeServer(run, listener);
+      listener = undefined;
       for (const target of due) dial(target);
       await new Promise((resolve) => setImmediate(resolve));
-      listener = this.#listen(run, this.#localAddress);
+      if (!portBusy) {
+        listener = this.#listen(run, this.#localAddress);
+        listened = true;
+      }
     }
   }
 
@@ -574,7 +589,8 @@ class TcpPunch {
   }
 
   /** One connect; resolves with how it ended (a connected stream goes to verification). */
-  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void): Promise<'connected' | 'refused' | 'failed'> {
+  /** `port-busy`: binding the local port failed (EADDRINUSE), so no SYN left. */
+  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void): Promise<'connected' | 'refused' | 'failed' | 'port-busy'> {
     return new Promise((resolve) => {
       run.dials++;
       this.#dials++;
@@ -599,7 +615,7 @@ class TcpPunch {
           return;
         }
         if (run.notes.length < MAX_NOTES) run.notes.push(`dial ${endpointKey(target)}: ${error.code ?? error.message}`);
-        resolve('failed');
+        resolve(error.code === 'EADDRINUSE' ? 'port-busy' : 'failed');
       });
       // Destroyed at the end of the stage while still connecting: nothing more to report.
       socket.once('close', () => resolve('failed'));
@@ -607,7 +623,7 @@ class TcpPunch {
   }
 
   /** Connects, redialling after a refusal when `redialAfterMs` is set (bounded per target). */
-  async #dial(run: StageRun, target: TcpEndpoint, policy: { fromLocalPort: boolean; redialAfterMs?: number }): Promise<'connected' | 'refused' | 'failed'> {
+  async #dial(run: StageRun, target: TcpEndpoint, policy: { fromLocalPort: boolean; redialAfterMs?: number }): Promise<'connected' | 'refused' | 'failed' | 'port-busy'> {
     for (let redials = 0; ; redials++) {
       const outcome = await this.#connectOnce(run, target, policy.fromLocalPort);
       if (outcome !== 'refused' || policy.redialAfterMs === undefined || redials >= MAX_REDIALS_PER_TARGET) return outcome;
