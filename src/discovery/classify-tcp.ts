@@ -1,6 +1,7 @@
 import type { Verdict } from './classify-mapping.js';
 import { classifyMapping, type MappingSamples } from './classify-mapping.js';
 import { classifyPortAllocation, classifyPortPreservation, newMappingPorts, type MappingSample } from './classify-ports.js';
+import { combineAllocations } from './classify-delta.js';
 import type { NatBehaviour, TcpMappingKind } from './profile.js';
 
 export interface TcpFingerprintInputs {
@@ -9,6 +10,8 @@ export interface TcpFingerprintInputs {
   samePort: MappingSamples;
   /** Every successful connect in the order made: the same-port ones, then those from fresh local ports. */
   series: MappingSample[];
+  /** Mapped ports of connects from fresh local ports started back to back, in the order started. */
+  burst?: number[];
 }
 
 export interface TcpFingerprint {
@@ -23,7 +26,7 @@ export interface TcpFingerprint {
  * every server combination; otherwise the port increments between consecutive new mappings decide
  * delta-N or random, and anything inconclusive is 'unknown'.
  */
-export function classifyTcpFingerprint({ natPresent, samePort, series }: TcpFingerprintInputs): Verdict<TcpFingerprint> {
+export function classifyTcpFingerprint({ natPresent, samePort, series, burst }: TcpFingerprintInputs): Verdict<TcpFingerprint> {
   const mapping = classifyMapping(samePort);
   const preservation = classifyPortPreservation(series.map((sample) => ({ localPort: sample.localPort, mappedPort: sample.mapped.port })));
   const notes = [...mapping.notes, ...preservation.notes];
@@ -35,7 +38,8 @@ export function classifyTcpFingerprint({ natPresent, samePort, series }: TcpFing
     return { value: { ...base, kind: 'cone' }, notes: [...notes, 'kind: cone, one public port per local port'] };
   }
   if (mapping.value === 'unknown') return { value: { ...base, kind: 'unknown' }, notes: [...notes, 'kind: unknown, mapping unknown'] };
-  const allocation = classifyPortAllocation(newMappingPorts(series));
+  const seriesAllocation = classifyPortAllocation(newMappingPorts(series));
+  const allocation = burst ? combineAllocations(seriesAllocation, classifyPortAllocation(burst)) : seriesAllocation;
   notes.push(...allocation.notes);
   switch (allocation.value.kind) {
     case 'sequential':

@@ -1,7 +1,7 @@
 import type { TransportAddress } from '../codec/index.js';
 import { tcpBinding } from '../stun/index.js';
 import { sameTransportAddress } from './address.js';
-import type { MappingSamples } from './classify-mapping.js';
+import { classifyMapping, type MappingSamples } from './classify-mapping.js';
 import type { MappingSample } from './classify-ports.js';
 import { classifyTcpFingerprint } from './classify-tcp.js';
 import { concreteLocal, runBindingTest, serverCombinations, type BindingTest, type ProbeContext } from './probe-context.js';
@@ -9,6 +9,12 @@ import type { ProbeObservation, TcpProfile } from './profile.js';
 
 /** Connects from fresh local ports after the same-port ones: more consecutive new mappings for the delta. */
 export const TCP_FRESH_CONNECTS = 3;
+
+/**
+ * Connects from fresh local ports started back to back for the second delta measurement (see
+ * combineAllocations): five give four differences, so one interleaved mapping leaves a majority.
+ */
+export const TCP_DELTA_BURST = 5;
 
 /**
  * XSTUNT's XCheckConeTCP: connect from ONE local port to the server's four address/port
@@ -55,7 +61,8 @@ export async function probeTcp(context: ProbeContext, udpOther: Promise<Transpor
   }
   for (let i = 1; i <= TCP_FRESH_CONNECTS; i++) await connect(`tcp-fresh-${i}`, context.primary);
 
-  const verdict = classifyTcpFingerprint({ natPresent, samePort, series });
+  const burst = natPresent && mapsPerDestination(samePort) ? await deltaBurst(context, observations) : undefined;
+  const verdict = classifyTcpFingerprint({ natPresent, samePort, series, ...(burst ? { burst } : {}) });
   const profile: TcpProfile = {
     reachable: true,
     local,
@@ -68,6 +75,23 @@ export async function probeTcp(context: ProbeContext, udpOther: Promise<Transpor
   };
   if (verdict.value.delta !== undefined) profile.delta = verdict.value.delta;
   return profile;
+}
+
+function mapsPerDestination(samePort: MappingSamples): boolean {
+  const mapping = classifyMapping(samePort).value;
+  return mapping === 'address-dependent' || mapping === 'address-and-port-dependent';
+}
+
+/**
+ * TCP_DELTA_BURST connects to the primary address, all started before any completes, so a
+ * sequential NAT allocates their ports within about a millisecond, in the order of their SYNs:
+ * the slow series, one handshake per mapping, is interleaved by other hosts' connections behind
+ * the same NAT (lab: two hosts probing at once read deltas 4,2,2,3,1,1 for delta 1).
+ */
+async function deltaBurst(context: ProbeContext, observations: ProbeObservation[]): Promise<number[]> {
+  const results = await Promise.all(Array.from({ length: TCP_DELTA_BURST }, (_, i) => tcpConnect(context, `tcp-burst-${i + 1}`, context.primary)));
+  observations.push(...results.map((result) => result.observation));
+  return results.flatMap((result) => (result.mapped ? [result.mapped.port] : []));
 }
 
 function tcpConnect(context: ProbeContext, test: string, server: TransportAddress, localPort?: number): Promise<BindingTest> {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { classifyPortAllocation } from '../../src/discovery/classify-ports.js';
 import { combineAllocations } from '../../src/discovery/classify-delta.js';
+import { classifyTcpFingerprint } from '../../src/discovery/classify-tcp.js';
+import type { TransportAddress } from '../../src/codec/index.js';
 
 /** The verdict for a slow series and a back-to-back burst of new mappings, as the UDP probe joins them. */
 const joined = (series: number[], burst: number[]) => combineAllocations(classifyPortAllocation(series), classifyPortAllocation(burst));
@@ -63,6 +65,19 @@ describe('delta classification with interleaved mappings (series + burst)', () =
           assert.deepEqual(joined(series, burst).value, { kind: 'sequential', delta });
         },
       ),
+    );
+  });
+
+  test('the TCP fingerprint takes its delta from the burst when other connections interleaved the series', () => {
+    const at = (port: number): TransportAddress => ({ family: 'IPv4', address: '198.51.100.7', port });
+    const samePort = { primary: at(20000), altAddress: at(20004), altBoth: at(20006), altPort: at(20008) };
+    // Lab, two hosts probing at once behind symmetric-seq:1: deltas 4,2,2,3,1,1.
+    const series = [20000, 20004, 20006, 20008, 20011, 20012, 20013].map((port, i) => ({ localPort: 40000 + i, mapped: at(port) }));
+    const input = { natPresent: true, samePort, series };
+    assert.equal(classifyTcpFingerprint(input).value.kind, 'unknown');
+    assert.deepEqual(
+      { kind: classifyTcpFingerprint({ ...input, burst: run(20020, 1, 5) }).value.kind, delta: classifyTcpFingerprint({ ...input, burst: run(20020, 1, 5) }).value.delta },
+      { kind: 'delta-symmetric', delta: 1 },
     );
   });
 });

@@ -174,7 +174,7 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
     });
 
     if (CONCURRENT_SITES.includes(site)) {
-      test(`${site}: a second host probing at the same moment behind the same NAT measures the same UDP delta`, (t) => {
+      test(`${site}: a second host probing at the same moment behind the same NAT measures the same UDP and TCP delta`, (t) => {
         const [first, second] = [profiles.get(site)!, profiles.get(`${site}@2`)!];
         const context = JSON.stringify({ first: first.udp!.evidence.notes, second: second.udp!.evidence.notes }, null, 1);
         t.diagnostic(`udp deltas ${first.udp!.delta ?? '-'} and ${second.udp!.delta ?? '-'}, tcp deltas ${first.tcp!.delta ?? '-'} and ${second.tcp!.delta ?? '-'}`);
@@ -182,6 +182,7 @@ describe('ntcp probe in the NAT lab', { skip: skipReason ? `needs root: ${skipRe
         assert.ok(want !== undefined);
         assert.equal(first.udp!.delta, want, context);
         assert.equal(second.udp!.delta, want, context);
+        assert.equal(second.tcp!.delta, expected.tcp.delta, JSON.stringify(second.tcp!.evidence.notes, null, 1));
       });
     }
 
