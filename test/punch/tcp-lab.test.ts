@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Lab, labUnavailableReason, type SiteOptions } from '../../src/lab/index.js';
 import { Lines, tsx, type PeerEvent } from './fixtures/peer-lines.js';
+import { BIRTHDAY_PROBES } from '../../src/punch/tcp/punch-tcp.js';
 
 // TCP hole punching against real kernel NATs, one lab for the file. The test process plays the
 // broker: each peer script (fixtures/tcp-peer.ts) probes the mapping of a fresh port and its NAT
@@ -38,6 +39,11 @@ interface Pair {
   /** Methods either side may report, or null when the punch must fail. */
   methods: string[] | null;
   wave: number;
+  /**
+   * A birthday attempt succeeds with p ~ 0.87 (256 holes x 512 probes): it may also end, by design,
+   * in ERR_PUNCH_FAILED 'exhausted' once its whole bounded volley was sent.
+   */
+  bounded?: boolean;
 }
 
 const PAIRS: Pair[] = [
@@ -47,8 +53,8 @@ const PAIRS: Pair[] = [
   { name: 'symmetric-seq:1 -> port-restricted', initiator: 'sqa1', responder: 'pb3', methods: ['tcp-predict'], wave: 1 },
   { name: 'port-restricted -> symmetric-seq:2', initiator: 'pb1', responder: 'sqb1', methods: ['tcp-predict'], wave: 1 },
   { name: 'same NAT (lan)', initiator: 'ln1', responder: 'ln2', methods: ['lan'], wave: 1 },
-  { name: 'port-restricted -> symmetric (birthday)', initiator: 'pb2', responder: 'sy1', methods: ['tcp-predict'], wave: 1 },
-  { name: 'symmetric -> port-restricted (birthday)', initiator: 'sz1', responder: 'pa2', methods: ['tcp-predict'], wave: 1 },
+  { name: 'port-restricted -> symmetric (birthday)', initiator: 'pb2', responder: 'sy1', methods: ['tcp-predict'], wave: 1, bounded: true },
+  { name: 'symmetric -> port-restricted (birthday)', initiator: 'sz1', responder: 'pa2', methods: ['tcp-predict'], wave: 1, bounded: true },
   { name: 'public -> port-restricted', initiator: 'pub1', responder: 'pb1', methods: ['tcp-reversal'], wave: 2 },
   { name: 'port-restricted -> public', initiator: 'pa1', responder: 'pub2', methods: ['tcp-direct'], wave: 2 },
   { name: 'symmetric-seq:2 -> port-restricted', initiator: 'sqb1', responder: 'pa2', methods: ['tcp-predict'], wave: 2 },
@@ -128,7 +134,7 @@ after(async () => {
 
 for (const pair of SELECTED) {
   const title = pair.methods
-    ? `${pair.name}: connects by ${pair.methods.join(' or ')} and moves 1 MiB each way intact`
+    ? `${pair.name}: connects by ${pair.methods.join(' or ')} and moves 1 MiB each way intact${pair.bounded ? ', or exhausts its bounded volley' : ''}`
     : `${pair.name}: both sides fail with ERR_PUNCH_FAILED within the timeout`;
   test(title, async (t) => {
     if (unavailable) return t.skip(`needs root: ${unavailable}`);
@@ -141,6 +147,17 @@ for (const pair of SELECTED) {
         assert.equal(side.code, 'ERR_PUNCH_FAILED');
         assert.ok(side.elapsedMs < PUNCH_TIMEOUT_MS + FAILURE_SLACK_MS, `failed after ${side.elapsedMs} ms`);
       }
+      return;
+    }
+    if (pair.bounded && initiator.event === 'error') {
+      for (const side of [initiator, responder]) {
+        assert.equal(side.code, 'ERR_PUNCH_FAILED', JSON.stringify(side));
+        assert.equal(side.reason, 'exhausted', JSON.stringify(side));
+        assert.ok(side.elapsedMs < PUNCH_TIMEOUT_MS + FAILURE_SLACK_MS, `failed after ${side.elapsedMs} ms`);
+      }
+      const dials = (side: PeerEvent): number => (side.attempts as Array<{ dials: number }>).reduce((sum, attempt) => sum + attempt.dials, 0);
+      // the side that probes sends its whole volley before giving up
+      assert.ok(Math.max(dials(initiator), dials(responder)) >= BIRTHDAY_PROBES, `volleys ${dials(initiator)} / ${dials(responder)} SYNs`);
       return;
     }
     for (const side of [initiator, responder]) {

@@ -72,7 +72,10 @@ test('two unknown NATs on loopback connect by simultaneous open from their adver
 
 test('advertised ports and a synchronised start far off: a volley leaves at once; refused (hosts answer RST), it waits for the grid', async () => {
   const startAt = performance.now() + 1_000;
-  const [a, b] = await pair({ initiator: { startAt }, responder: { startAt } });
+  // The start is 1 s off: give the grid the same slot as the other pairs after it (the vernier
+  // sweeps the SYNs' relative phase once per 1.25 s; a loaded CI host needs more than one sweep).
+  const timeoutMs = 8_000;
+  const [a, b] = await pair({ initiator: { startAt, timeoutMs }, responder: { startAt, timeoutMs } });
   assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
   assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
   const [ra, rb] = [(a as PromiseFulfilledResult<any>).value, (b as PromiseFulfilledResult<any>).value];
