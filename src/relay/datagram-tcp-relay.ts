@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { AttachStatus } from './errors.js';
+import { AttachListener } from './attach-listener.js';
 import { encodeUdpReply, parseUdp, UdpType } from './attach-protocol.js';
 import { DatagramFrameReader, encodeDatagramFrame, MAX_DATAGRAM_FRAME_BODY } from './datagram-frames.js';
 import type { DatagramEndpoint, DatagramSession, DatagramSessions } from './datagram-sessions.js';
@@ -27,63 +28,31 @@ interface Attachment {
  * (oversize, empty, unknown type, a second attach) closes that connection only.
  */
 export class DatagramTcpRelay {
-  readonly #server: net.Server;
+  readonly #listener: AttachListener;
   readonly #deps: RelayDeps;
   readonly #sessions: DatagramSessions;
-  readonly #handshakes = new Set<net.Socket>();
-  readonly #sockets = new Set<net.Socket>();
   #connections = 0;
 
   constructor(deps: RelayDeps, sessions: DatagramSessions) {
     this.#deps = deps;
     this.#sessions = sessions;
-    this.#server = net.createServer((socket) => this.#accept(socket));
-    this.#server.on('error', (error) => deps.logger.error({ event: 'datagram-tcp-server-error', err: error }, 'relay datagram TCP server error'));
-  }
-
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host, port }, () => {
-        this.#server.off('error', reject);
-        resolve((this.#server.address() as net.AddressInfo).port);
-      });
+    this.#listener = new AttachListener(deps, {
+      name: 'datagram-tcp',
+      refuse: (socket, status) => this.#refuse(socket, status),
+      admit: (socket, endHandshake) => this.#readFrames(socket, endHandshake),
     });
   }
 
-  close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#sockets) socket.destroy();
-    return closed;
+  listen(host: string, port: number): Promise<number> {
+    return this.#listener.listen(host, port);
   }
 
-  #accept(socket: net.Socket): void {
-    const { limits, rateLimiter, logger, counters } = this.#deps;
+  close(): Promise<void> {
+    return this.#listener.close();
+  }
+
+  #readFrames(socket: net.Socket, endHandshake: () => void): void {
     const source = `${socket.remoteAddress ?? 'unknown'}|${socket.remotePort ?? 0}`;
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-    socket.on('error', (error) => logger.debug({ event: 'datagram-tcp-socket-error', source, err: error.message }, 'relay datagram socket error'));
-    if (this.#handshakes.size >= limits.maxHandshakes) {
-      counters.increment('tcp_handshakes_refused');
-      socket.destroy();
-      return;
-    }
-    if (!rateLimiter.allow(socket.remoteAddress ?? 'unknown')) {
-      counters.increment('attach_rate_limited');
-      this.#refuse(socket, AttachStatus.RateLimited);
-      return;
-    }
-    this.#handshakes.add(socket);
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      counters.increment('attach_timeouts');
-      this.#refuse(socket, AttachStatus.BadRequest);
-    }, limits.handshakeTimeoutMs);
-    const endHandshake = (): void => {
-      clearTimeout(timer);
-      this.#handshakes.delete(socket);
-    };
-    socket.once('close', endHandshake);
     const reader = new DatagramFrameReader();
     let attachment: Attachment | undefined;
     const key = `tcp|${source}|${++this.#connections}`;

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { AttachStatus } from './errors.js';
+import { AttachListener } from './attach-listener.js';
 import { encodeTcpReply, parseTcpAttach, TCP_ATTACH_HEADER_LENGTH, MAX_TOKEN_LENGTH } from './attach-protocol.js';
 import type { EndReason, RelaySession } from './session-table.js';
 import { jsSpliceEngine, type SpliceEngine, type SpliceHandle } from './splice.js';
@@ -24,10 +25,8 @@ interface TcpLink {
 
 /** The relay's TCP side: attach handshakes, pairing, and splicing the two peers' sockets. */
 export class TcpRelay {
-  readonly #server: net.Server;
+  readonly #listener: AttachListener;
   readonly #deps: RelayDeps;
-  readonly #handshakes = new Set<net.Socket>();
-  readonly #sockets = new Set<net.Socket>();
   readonly #engine: SpliceEngine;
   /** Used for a session the kernel engine could not take over. */
   readonly #fallback: SpliceEngine;
@@ -36,53 +35,29 @@ export class TcpRelay {
     this.#deps = deps;
     this.#engine = engine;
     this.#fallback = engine.name === 'js' ? engine : jsSpliceEngine(deps.clock);
-    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.#accept(socket));
-    this.#server.on('error', (error) => deps.logger.error({ event: 'tcp-server-error', err: error }, 'relay TCP server error'));
+    this.#listener = new AttachListener(deps, {
+      name: 'tcp',
+      server: { allowHalfOpen: true, pauseOnConnect: true },
+      refuse: (socket, status) => this.#refuse(socket, status),
+      admit: (socket, endHandshake) => this.#readAttach(socket, endHandshake),
+    });
     deps.table.onTransportEnd('tcp', (session, reason) => this.#release(session as RelaySession<TcpLink>, reason));
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen({ host, port }, () => {
-        this.#server.off('error', reject);
-        resolve((this.#server.address() as net.AddressInfo).port);
-      });
-    });
+    return this.#listener.listen(host, port);
   }
 
   close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const socket of this.#sockets) socket.destroy();
-    return closed;
+    return this.#listener.close();
   }
 
-  #accept(socket: net.Socket): void {
-    const { limits, rateLimiter, logger, counters } = this.#deps;
+  #readAttach(socket: net.Socket, endHandshake: () => void): void {
+    const { logger, counters } = this.#deps;
     const source = socket.remoteAddress ?? 'unknown';
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-    socket.on('error', (error) => logger.debug({ event: 'tcp-socket-error', source, err: error.message }, 'relay socket error'));
-    if (this.#handshakes.size >= limits.maxHandshakes) {
-      counters.increment('tcp_handshakes_refused');
-      socket.destroy();
-      return;
-    }
-    if (!rateLimiter.allow(source)) {
-      counters.increment('attach_rate_limited');
-      this.#refuse(socket, AttachStatus.RateLimited);
-      return;
-    }
-    this.#handshakes.add(socket);
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      counters.increment('attach_timeouts');
-      this.#refuse(socket, AttachStatus.BadRequest);
-    }, limits.handshakeTimeoutMs);
     let received = Buffer.alloc(0);
     const finish = (): void => {
-      clearTimeout(timer);
-      this.#handshakes.delete(socket);
+      endHandshake();
       socket.off('data', onData);
     };
     const onData = (chunk: Buffer): void => {
