@@ -3,28 +3,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { attachTcp, type Relay } from '../../src/relay/index.js';
-import { withRelay } from './support/relay.js';
+import { attachTcp } from '../../src/relay/index.js';
+import { closed, readAll, tcpPair, withRelay } from './support/relay.js';
 import { encodeTcpAttach, parseTcpReply } from '../../src/relay/attach-protocol.js';
 
-async function pair(relay: Relay): Promise<[net.Socket, net.Socket]> {
-  const { tokens, endpoints } = await relay.createSession();
-  const attach = (token: string) => attachTcp({ host: endpoints.host, port: endpoints.tcpPort, token, timeoutMs: 5000 });
-  return Promise.all([attach(tokens[0]), attach(tokens[1])]);
-}
-
-function readAll(socket: net.Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  return new Promise((resolve, reject) => {
-    socket.once('end', () => resolve(Buffer.concat(chunks)));
-    socket.once('error', reject);
-  });
-}
-
-function closed(socket: net.Socket): Promise<unknown> {
-  return socket.closed ? Promise.resolve() : once(socket, 'close');
-}
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -34,7 +16,7 @@ const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 test('a relayed TCP stream carries bytes both ways and propagates half-close', async () => {
   await withRelay({}, async (relay) => {
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     const payload = randomBytes(4 * 1024 * 1024);
     const atB = readAll(b);
     a.end(payload);
@@ -93,7 +75,7 @@ test('a peer left alone past the pending time gets ERR_RELAY_PEER_TIMEOUT', asyn
 
 test('a third party cannot join or disturb a live session', async () => {
   await withRelay({}, async (relay) => {
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     const other = await relay.createSession();
     await assert.rejects(attachTcp({ host: '127.0.0.1', port: relay.endpoints.tcpPort, token: other.tokens[0].replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), timeoutMs: 5000 }), { code: 'ERR_RELAY_TOKEN_INVALID' });
     // Garbage instead of an attach frame: a BadRequest reply, then the relay closes.
@@ -110,7 +92,7 @@ test('a third party cannot join or disturb a live session', async () => {
 
 test('a peer vanishing mid-stream resets the other side and ends the session', async () => {
   await withRelay({}, async (relay) => {
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     a.write(randomBytes(64 * 1024));
     await once(b, 'data');
     a.resetAndDestroy();
@@ -123,7 +105,7 @@ test('a peer vanishing mid-stream resets the other side and ends the session', a
 
 test('an attach flood from one address is rate-limited without disturbing other sessions', async () => {
   await withRelay({ attachesPerSecond: 5, attachBurst: 10 }, async (relay) => {
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     const flood = Array.from({ length: 60 }, () =>
       attachTcp({ host: '127.0.0.1', port: relay.endpoints.tcpPort, localAddress: '127.0.0.9', token: randomBytes(24).toString('base64url'), timeoutMs: 5000 })
         .then(() => 'attached', (error: { code: string }) => error.code));
@@ -136,7 +118,7 @@ test('an attach flood from one address is rate-limited without disturbing other 
     assert.ok(codes.filter((code) => code === 'ERR_RELAY_RATE_LIMITED').length >= 40, `flood limited: ${codes.join(',')}`);
     assert.ok(!codes.includes('attached'));
     assert.equal((await echoed).toString().split('\n').filter(Boolean).length, 50, 'the live session kept working');
-    const [c, d] = await pair(relay);
+    const [c, d] = await tcpPair(relay);
     assert.ok(c.readyState === 'open' && d.readyState === 'open', 'other sources still attach');
     c.destroy();
     d.destroy();
@@ -164,7 +146,7 @@ test('a cancelled session frees its slot at once and its tokens say the session 
 
 test('an idle session is ended and both peers see the close', async () => {
   await withRelay({ idleTimeoutMs: 200 }, async (relay) => {
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     // The relay ends an idle session with a FIN to each peer.
     await Promise.all([readAll(a), readAll(b)]);
     assert.equal(relay.counters.get('sessions_ended_idle'), 1);
@@ -175,7 +157,7 @@ test('bytes per second per peer are held to the token bucket', async () => {
   const rate = 256 * 1024;
   const burst = 32 * 1024;
   await withRelay({ bytesPerSecond: rate, burstBytes: burst }, async (relay) => {
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     const started = performance.now();
     let received = 0;
     b.on('data', (chunk: Buffer) => {

@@ -8,10 +8,10 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { attachTcp, startRelay, type Relay } from '../../src/relay/index.js';
+import { startRelay, type Relay } from '../../src/relay/index.js';
 import { encodeTcpAttach, parseTcpReply, TCP_REPLY_LENGTH } from '../../src/relay/attach-protocol.js';
 import { kernelSpliceEngine, loadKernelSplice } from '../../src/relay/kernel-splice.js';
-import { withRelay } from './support/relay.js';
+import { closed, readAll, tcpPair, withRelay } from './support/relay.js';
 
 const MIB = 1024 * 1024;
 const ENGINES = ['kernel', 'js'] as const;
@@ -19,24 +19,6 @@ const addon = loadKernelSplice();
 const kernelMissing = 'error' in addon ? `SKIPPED: kernel splice addon not built (${addon.error.message.split('\n')[0]}); run npm install` : undefined;
 if (kernelMissing) console.error(`splice-engines: ${kernelMissing}`);
 
-async function pair(relay: Relay): Promise<[net.Socket, net.Socket]> {
-  const { tokens, endpoints } = await relay.createSession();
-  const attach = (token: string) => attachTcp({ host: endpoints.host, port: endpoints.tcpPort, token, timeoutMs: 5000 });
-  return Promise.all([attach(tokens[0]), attach(tokens[1])]);
-}
-
-function readAll(socket: net.Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-  return new Promise((resolve, reject) => {
-    socket.once('end', () => resolve(Buffer.concat(chunks)));
-    socket.once('error', reject);
-  });
-}
-
-function closed(socket: net.Socket): Promise<unknown> {
-  return socket.closed ? Promise.resolve() : once(socket, 'close');
-}
 
 /** The relay closed this peer's connection: a FIN ('end'; peers are half-open) or a reset. */
 function relayClosed(socket: net.Socket): Promise<string> {
@@ -103,7 +85,7 @@ const openDescriptors = (): number => readdirSync('/proc/self/fd').length;
 test('kernel: a session gets its pipes with its first bytes, so an idle one holds just its 2 sockets', { skip: kernelMissing }, async () => {
   await onEngine('kernel', {}, async (relay) => {
     const before = openDescriptors();
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     await sleep(50);
     // 2 client sockets here, and the relay's 2 (its dups; Node closed its own).
     assert.equal(openDescriptors() - before, 4);
@@ -120,7 +102,7 @@ test('kernel: out of descriptors, a direction waits for its pipe and then delive
   skip: kernelMissing ?? (descriptorLimit > 65_536 ? `SKIPPED: ulimit -n is ${descriptorLimit}, too many descriptors to exhaust` : false),
 }, async () => {
   await onEngine('kernel', {}, async (relay) => {
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     let received = '';
     b.on('data', (chunk: Buffer) => (received += chunk.toString()));
     const hog: number[] = [];
@@ -148,7 +130,7 @@ for (const engine of ENGINES) {
 
   test(`${engine}: 8 MiB each way at once arrive intact (SHA-256), then FIN both ways closes the session`, { skip }, async () => {
     await onEngine(engine, {}, async (relay) => {
-      const [a, b] = await pair(relay);
+      const [a, b] = await tcpPair(relay);
       const fromA = randomBytes(8 * MIB);
       const fromB = randomBytes(8 * MIB);
       const atA = readAll(a);
@@ -168,7 +150,7 @@ for (const engine of ENGINES) {
   for (const first of [0, 1] as const) {
     test(`${engine}: a half-close from peer ${first} reaches the other, whose direction keeps flowing`, { skip }, async () => {
       await onEngine(engine, {}, async (relay) => {
-        const sockets = await pair(relay);
+        const sockets = await tcpPair(relay);
         const closer = sockets[first];
         const other = sockets[1 - first]!;
         const atOther = readAll(other);
@@ -188,7 +170,7 @@ for (const engine of ENGINES) {
 
   test(`${engine}: a peer reset mid-stream resets the other peer (not a clean end) and the session vanishes`, { skip }, async () => {
     await onEngine(engine, {}, async (relay) => {
-      const [a, b] = await pair(relay);
+      const [a, b] = await tcpPair(relay);
       a.write(randomBytes(256 * 1024));
       await once(b, 'data');
       a.resetAndDestroy();
@@ -211,7 +193,7 @@ for (const engine of ENGINES) {
     // A fill or a socket chunk taken before the bucket says stop.
     const slack = 64 * 1024;
     await onEngine(engine, { bytesPerSecond: rate, burstBytes: burst }, async (relay) => {
-      const [a, b] = await pair(relay);
+      const [a, b] = await tcpPair(relay);
       const received: [number, number] = [0, 0];
       b.on('data', (chunk: Buffer) => (received[0] += chunk.length));
       a.on('data', (chunk: Buffer) => (received[1] += chunk.length));
@@ -233,7 +215,7 @@ for (const engine of ENGINES) {
     // Traffic for 1.5 idle timeouts: well apart from the 100 ms ticks, so a loaded machine's timer
     // delays cannot make it look idle.
     await onEngine(engine, { idleTimeoutMs: 1000 }, async (relay) => {
-      const [a, b] = await pair(relay);
+      const [a, b] = await tcpPair(relay);
       const atB = readAll(b);
       const atA = readAll(a);
       for (let i = 0; i < 15; i++) {
@@ -249,7 +231,7 @@ for (const engine of ENGINES) {
 
   test(`${engine}: relay.close() ends a session mid-transfer and closes both peers`, { skip }, async () => {
     const relay = await startRelay({ host: '127.0.0.1', tcpPort: 0, udpPort: 0, spliceEngine: engine });
-    const [a, b] = await pair(relay);
+    const [a, b] = await tcpPair(relay);
     const ends = [relayClosed(a), relayClosed(b)];
     b.resume();
     a.write(randomBytes(4 * MIB));
@@ -289,7 +271,7 @@ for (const engine of ENGINES) {
 
   test(`${engine}: 40 concurrent sessions each carry their own bytes both ways`, { skip }, async () => {
     await onEngine(engine, { attachesPerSecond: 1000, attachBurst: 1000 }, async (relay) => {
-      const pairs = await Promise.all(Array.from({ length: 40 }, () => pair(relay)));
+      const pairs = await Promise.all(Array.from({ length: 40 }, () => tcpPair(relay)));
       await Promise.all(pairs.map(async ([a, b]) => {
         const fromA = randomBytes(256 * 1024);
         const fromB = randomBytes(128 * 1024);
@@ -306,7 +288,7 @@ for (const engine of ENGINES) {
 
   test(`${engine}: the hand-over keeps both connections open and their keepalive on`, { skip }, async () => {
     await onEngine(engine, {}, async (relay) => {
-      const [a, b] = await pair(relay);
+      const [a, b] = await tcpPair(relay);
       const events: string[] = [];
       for (const [name, socket] of [['a', a], ['b', b]] as const) {
         socket.on('end', () => events.push(`${name} end`));
