@@ -7,19 +7,11 @@ import { AttachStatus, RelayAttachError, RelayClosedError } from './errors.js';
 import { encodeUdpAttach, parseUdp, UDP_CLOSE, UDP_DATA_HEADER, UDP_KEEPALIVE, UdpType } from './attach-protocol.js';
 import { DatagramFrameReader, encodeDatagramFrame } from './datagram-frames.js';
 import { deadline } from './abort.js';
-import { DEFAULT_ATTACH_TIMEOUT_MS } from './relay-client-tcp.js';
+import { DEFAULT_ATTACH_TIMEOUT_MS, type AttachTcpOptions } from './relay-client-tcp.js';
 import type { RelayUdpChannelEvents } from './relay-client-udp.js';
 
-export interface AttachDatagramTcpOptions {
-  host: string;
-  /** The relay's `datagramTcpPort`. */
-  port: number;
-  token: string;
-  /** Local address to connect from. @default the system's choice */
-  localAddress?: string;
-  signal?: AbortSignal;
-  /** Covers connecting, the attach exchange and waiting for the other peer. @default 30000 */
-  timeoutMs?: number;
+/** As for a stream attach, with `port` the relay's `datagramTcpPort`. */
+export interface AttachDatagramTcpOptions extends AttachTcpOptions {
   /** A keepalive goes out when nothing was sent for this long (holds the relay session). @default 15000 */
   keepaliveMs?: number;
   /**
