@@ -23,14 +23,10 @@ const TITLES = {
 /**
  * Registers one lab-backed matrix run (in `before`) and one test per pair asserting its
  * expectation; `note` is printed under the tables (what the run covers and what it leaves out).
- * `knownDefects` (pair id -> diagnosis) run and report as `todo`: a defect found and handed to
- * its owners stays visible in every run without failing the suite; every id must be in the plan.
  */
-export function defineMatrixSuite(selection: MatrixSelection, note: string, knownDefects: Readonly<Record<string, string>> = {}): void {
+export function defineMatrixSuite(selection: MatrixSelection, note: string): void {
   const unavailable = labUnavailableReason();
   const plan = planMatrix(selection);
-  const stray = Object.keys(knownDefects).filter((id) => !plan.pairs.some((pair) => pair.id === id));
-  if (stray.length > 0) throw new Error(`known defects name pairs that are not in the plan: ${stray.join(', ')}`);
   let lab: Lab | undefined;
   let run: MatrixRun | undefined;
 
@@ -47,8 +43,7 @@ export function defineMatrixSuite(selection: MatrixSelection, note: string, know
   });
 
   for (const pair of plan.pairs) {
-    const todo = knownDefects[pair.id];
-    test(`${pair.transport} ${pair.variant}: ${pair.connect} -> ${pair.listen}: ${TITLES[pair.expect]}`, todo ? { todo } : {}, (t) => {
+    test(`${pair.transport} ${pair.variant}: ${pair.connect} -> ${pair.listen}: ${TITLES[pair.expect]}`, (t) => {
       if (unavailable) return t.skip(`needs root: ${unavailable}`);
       const result = run?.results.find((r) => r.pair === pair);
       assert.ok(result, 'the pair did not run');
