@@ -104,6 +104,71 @@ test('ChannelData works over a TCP control connection too (padded frames)', { sk
   }
 });
 
+/**
+ * A TCP proxy to coturn that, while `held`, keeps what coturn sends and then hands it over in
+ * one write: the client then reads the ChannelBind response and the first ChannelData together.
+ */
+async function coalescingProxy(target: { host: string; port: number }): Promise<{ port: number; hold(): void; release(): void; close(): Promise<void> }> {
+  let held: Buffer[] | undefined;
+  let toClient: net.Socket | undefined;
+  const sockets = new Set<net.Socket>();
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(target.port, target.host);
+    toClient = client;
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined).on('close', () => sockets.delete(socket));
+    }
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => (held ? held.push(chunk) : client.write(chunk)));
+    upstream.on('end', () => client.end());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (proxy.address() as net.AddressInfo).port,
+    hold: () => (held = []),
+    release: () => {
+      const chunks = held ?? [];
+      held = undefined;
+      toClient?.write(Buffer.concat(chunks));
+    },
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
+}
+
+test('ChannelData that arrives in the same TCP read as the ChannelBind response is delivered, not dropped', { skip: !installed && 'turnserver not installed' }, async () => {
+  const proxy = await coalescingProxy(server(staticCoturn));
+  const client = await TurnClient.connect({ server: { host: '127.0.0.1', port: proxy.port }, transport: 'tcp', credentials: { username: USER.user, password: USER.password } });
+  const peer = await udpPeer();
+  try {
+    const allocation = await client.allocate();
+    const peerAddress = { address: '127.0.0.1', port: peer.address().port };
+    await client.createPermission([peerAddress]);
+    const received: string[] = [];
+    client.on('data', (data: Buffer) => received.push(data.toString()));
+    proxy.hold();
+    const bound = client.channelBind(peerAddress);
+    const sent: string[] = [];
+    // Datagrams from the peer before and after coturn binds the channel: Data indications, then ChannelData.
+    for (let i = 0; i < 20; i++) {
+      sent.push(`datagram ${i}`);
+      peer.send(Buffer.from(sent[i]!), allocation.relayed.port, '127.0.0.1');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    proxy.release();
+    await bound;
+    for (let waited = 0; received.length < sent.length && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(received, sent);
+  } finally {
+    peer.close();
+    await client.close();
+    await proxy.close();
+  }
+});
+
 test('TCP allocation (RFC 6062) connects to a loopback TCP server and carries bytes both ways', { skip: !installed && 'turnserver not installed' }, async () => {
   // The relay resets the peer connection when the client's side goes away; that is expected here.
   const echo = net.createServer({ allowHalfOpen: true }, (socket) => socket.on('error', () => socket.destroy()).pipe(socket));

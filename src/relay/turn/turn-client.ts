@@ -230,9 +230,16 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     const channel = this.#nextChannel++;
     const peerAddress = toTransportAddress(peer);
     const bind = () => this.#request(TurnMethod.ChannelBind, [attribute(ChannelNumber, channel), attribute(XorPeerAddress, peerAddress)], signal);
-    await bind();
-    this.#channelsByPeer.set(key, channel);
+    // Inbound first: over TCP the server's first ChannelData can share a read with the bind's
+    // response and be handled before this await resumes; it must not be dropped as unknown.
     this.#peersByChannel.set(channel, peerAddress);
+    try {
+      await bind();
+    } catch (error) {
+      this.#peersByChannel.delete(channel);
+      throw error;
+    }
+    this.#channelsByPeer.set(key, channel);
     this.#permissions.add(peer.address);
     this.#every(CHANNEL_REFRESH_MS, bind);
     return channel;
