@@ -14,6 +14,8 @@ import { udpBinding } from '../../src/stun/index.js';
 export interface Coturn {
   host: string;
   port: number;
+  /** The TURN-over-TLS port, when started with `tls`. */
+  tlsPort?: number;
   /** turnserver's process id (benchmarks pin it to a core). */
   pid: number | undefined;
   /** Everything coturn printed, for failure messages. */
@@ -22,6 +24,12 @@ export interface Coturn {
 }
 
 export type CoturnAuth = { user: string; password: string; realm: string } | { secret: string; realm: string };
+
+/** PEM files of the server's certificate (chain) and key, for coturn's TLS listener. */
+export interface CoturnTls {
+  cert: string;
+  key: string;
+}
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_GRACE_MS = 2000;
@@ -75,13 +83,17 @@ export async function freePort(hosts: string[] = ['127.0.0.1'], count = 1): Prom
   }
 }
 
-/** A TURN server on 127.0.0.1 with long-term or REST (shared secret) credentials. */
-export async function startCoturn(auth: CoturnAuth, extraArgs: string[] = [], relayPorts = RELAY_PORT_BLOCK): Promise<Coturn> {
+/**
+ * A TURN server on 127.0.0.1 with long-term or REST (shared secret) credentials; with `tls` it
+ * also serves TURN over TLS on `tlsPort` (DTLS stays off).
+ */
+export async function startCoturn(auth: CoturnAuth, extraArgs: string[] = [], relayPorts = RELAY_PORT_BLOCK, tls?: CoturnTls): Promise<Coturn> {
   const host = '127.0.0.1';
   const port = await freePort([host]);
+  const tlsListener = tls ? { ...tls, port: await freePort([host]) } : undefined;
   // A relay port range of its own per instance, so parallel test files do not collide.
   const minPort = 20_000 + Math.floor(Math.random() * RELAY_PORT_BLOCKS) * RELAY_PORT_BLOCK;
-  return launch([host], port, false, [
+  return launch([host], port, false, tlsListener, [
     '--relay-ip=127.0.0.1', `--min-port=${minPort}`, `--max-port=${minPort + relayPorts - 1}`, '--allow-loopback-peers',
     `--realm=${auth.realm}`,
     ...('secret' in auth ? ['--use-auth-secret', `--static-auth-secret=${auth.secret}`] : ['--lt-cred-mech', `--user=${auth.user}:${auth.password}`]),
@@ -96,14 +108,15 @@ export async function startCoturn(auth: CoturnAuth, extraArgs: string[] = [], re
 export async function startStunCoturn(hosts: string[] = ['127.0.0.1']): Promise<Coturn> {
   const alternate = hosts.length > 1;
   const port = await freePort(hosts, alternate ? 2 : 1);
-  return launch(hosts, port, alternate, ['--stun-only', ...(alternate ? [`--alt-listening-port=${port + 1}`] : [])]);
+  return launch(hosts, port, alternate, undefined, ['--stun-only', ...(alternate ? [`--alt-listening-port=${port + 1}`] : [])]);
 }
 
-async function launch(hosts: string[], port: number, alternate: boolean, modeArgs: string[]): Promise<Coturn> {
+async function launch(hosts: string[], port: number, alternate: boolean, tls: (CoturnTls & { port: number }) | undefined, modeArgs: string[]): Promise<Coturn> {
   const dir = mkdtempSync(join(tmpdir(), 'ntcp-coturn-'));
+  const tlsArgs = tls ? [`--tls-listening-port=${tls.port}`, `--cert=${tls.cert}`, `--pkey=${tls.key}`] : ['--no-tls'];
   const args = [
     '-n', ...hosts.map((host) => `--listening-ip=${host}`), `--listening-port=${port}`,
-    '--no-tls', '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log',
+    ...tlsArgs, '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log',
     `--pidfile=${join(dir, 'pid')}`, `--userdb=${join(dir, 'turndb')}`, ...modeArgs,
   ];
   const child = spawn('turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -134,11 +147,12 @@ async function launch(hosts: string[], port: number, alternate: boolean, modeArg
   try {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (const endpoint of endpoints) await waitReady(endpoint, deadline, running);
+    if (tls) await waitTcpReady({ host: hosts[0]!, port: tls.port }, deadline, running);
   } catch (error) {
     await stop();
     throw new Error(`turnserver did not come up (${args.join(' ')}):\n${output}`, { cause: error });
   }
-  return { host: hosts[0]!, port, pid: child.pid, log: () => output, stop };
+  return { host: hosts[0]!, port, ...(tls ? { tlsPort: tls.port } : {}), pid: child.pid, log: () => output, stop };
 }
 
 /** coturn has no readiness signal: ask until it answers, over UDP and TCP. */
@@ -149,6 +163,14 @@ async function waitReady(endpoint: { host: string; port: number }, deadline: num
     if (!udpReady) udpReady = await udpBinding({ server: endpoint, rtoMs: 50, rc: 2, rm: 2 }).then(() => true, () => false);
     if (udpReady && (await tcpAccepts(endpoint))) return;
     if (Date.now() > deadline) throw new Error(`no answer from ${endpoint.host}:${endpoint.port}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function waitTcpReady(endpoint: { host: string; port: number }, deadline: number, running: () => boolean): Promise<void> {
+  while (!(await tcpAccepts(endpoint))) {
+    if (!running()) throw new Error('turnserver exited early');
+    if (Date.now() > deadline) throw new Error(`no TLS listener on ${endpoint.host}:${endpoint.port}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

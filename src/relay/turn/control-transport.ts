@@ -1,12 +1,14 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
-import { decodeMessage, HEADER_LENGTH, StunClass, type StunMessage, type TransportAddress } from '../../codec/index.js';
+import { decodeMessage, StunClass, type StunMessage, type TransportAddress } from '../../codec/index.js';
 import { TimeoutError } from '../../errors.js';
 import type { Logger } from '../../observe/logger.js';
 import { deadline } from '../abort.js';
-import { CHANNEL_DATA_HEADER_LENGTH, parseChannelData, paddingFor } from './channel-data.js';
-import { TurnClosedError, TurnProtocolError } from './errors.js';
+import { parseChannelData, paddingFor } from './channel-data.js';
+import { TurnClosedError } from './errors.js';
+import { connectToServer, type TurnTlsOptions } from './server-connection.js';
+import { StreamFrames } from './stream-frames.js';
 
 /** RFC 8489 §6.2.1: initial RTO for UDP, doubled on each retransmission, Rc sends. */
 const UDP_RTO_MS = 500;
@@ -22,7 +24,7 @@ export interface ControlTransportEvents {
 /**
  * The client's connection to the TURN server: STUN transactions (responses matched by
  * transaction id, raw bytes kept for the integrity check), indications and ChannelData in both
- * directions. Over UDP requests are retransmitted; over TCP the stream is framed (§12.5).
+ * directions. Over UDP requests are retransmitted; over TCP and TLS the stream is framed (§12.5).
  */
 export abstract class ControlTransport extends EventEmitter<ControlTransportEvents> {
   abstract readonly reliable: boolean;
@@ -168,19 +170,20 @@ export class UdpControlTransport extends ControlTransport {
   }
 }
 
-/** The most a framed message may claim: a 16-bit length plus its header. */
-const MAX_FRAME = 0xffff + HEADER_LENGTH;
-
-export class TcpControlTransport extends ControlTransport {
+/**
+ * A control connection over a stream (TCP or TLS): messages are framed (§12.5) and never
+ * retransmitted; the transport itself is reliable.
+ */
+abstract class StreamControlTransport extends ControlTransport {
   readonly reliable = true;
   readonly #socket: net.Socket;
-  #buffered = Buffer.alloc(0);
+  readonly #frames = new StreamFrames();
 
-  private constructor(socket: net.Socket, logger: Logger) {
+  protected constructor(socket: net.Socket, logger: Logger) {
     super(logger);
     this.#socket = socket;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('error', (error) => this.logger.debug({ event: 'turn-tcp-error', err: error.message }, 'TURN TCP connection error'));
+    socket.on('error', (error) => this.logger.debug({ event: 'turn-stream-error', err: error.message }, 'TURN control connection error'));
     socket.on('close', () => {
       const wasClosed = this.closed;
       this.closed = true;
@@ -188,10 +191,6 @@ export class TcpControlTransport extends ControlTransport {
       this.failAll(error);
       this.emit('close', wasClosed ? undefined : error);
     });
-  }
-
-  static async open(server: { host: string; port: number }, logger: Logger, signal?: AbortSignal, timeoutMs = 10_000): Promise<TcpControlTransport> {
-    return new TcpControlTransport(await connectTcp(server, signal, timeoutMs), logger);
   }
 
   local(): TransportAddress {
@@ -218,51 +217,26 @@ export class TcpControlTransport extends ControlTransport {
   }
 
   #onData(chunk: Buffer): void {
-    let data = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
-    for (;;) {
-      const length = frameLength(data);
-      if (length === undefined || data.length < length) break;
-      if (length > MAX_FRAME || length < 0) {
-        this.#socket.destroy(new TurnProtocolError('TURN server sent a bad frame'));
-        return;
-      }
-      this.receive(data.subarray(0, length));
-      data = data.subarray(length);
+    let frames: Buffer[];
+    try {
+      frames = this.#frames.push(chunk);
+    } catch (error) {
+      this.#socket.destroy(error as Error);
+      return;
     }
-    this.#buffered = data.length === 0 ? Buffer.alloc(0) : Buffer.from(data);
+    for (const frame of frames) this.receive(frame);
   }
 }
 
-/** Length of the frame at the start of `data` (STUN or padded ChannelData); -1 when neither. */
-function frameLength(data: Buffer): number | undefined {
-  if (data.length < CHANNEL_DATA_HEADER_LENGTH) return undefined;
-  const kind = data[0]! & 0xc0;
-  const length = data.readUInt16BE(2);
-  if (kind === 0x40) return CHANNEL_DATA_HEADER_LENGTH + length + paddingFor(length);
-  if (kind === 0) return HEADER_LENGTH + length;
-  return -1;
+export class TcpControlTransport extends StreamControlTransport {
+  static async open(server: { host: string; port: number }, logger: Logger, signal?: AbortSignal, timeoutMs = 10_000): Promise<TcpControlTransport> {
+    return new TcpControlTransport(await connectToServer(server, undefined, signal, timeoutMs), logger);
+  }
 }
 
-export function connectTcp(server: { host: string; port: number }, signal: AbortSignal | undefined, timeoutMs: number): Promise<net.Socket> {
-  const limit = deadline('TURN TCP connect', timeoutMs, signal);
-  return new Promise<net.Socket>((resolve, reject) => {
-    const socket = net.connect({ host: server.host, port: server.port });
-    const done = (error?: Error): void => {
-      limit.dispose();
-      limit.signal.removeEventListener('abort', onAbort);
-      socket.off('error', onError);
-      if (error) {
-        socket.destroy();
-        reject(error);
-      } else resolve(socket);
-    };
-    const onAbort = (): void => done(limit.signal.reason as Error);
-    const onError = (error: Error): void => done(new TurnClosedError(`cannot reach TURN server: ${error.message}`, { cause: error }));
-    limit.signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('error', onError);
-    socket.once('connect', () => {
-      socket.setNoDelay(true);
-      done();
-    });
-  });
+/** TURN over TLS (`turns:`, RFC 8656 §3.1): the TCP transport's framing inside a verified TLS session. */
+export class TlsControlTransport extends StreamControlTransport {
+  static async open(server: { host: string; port: number }, tlsOptions: TurnTlsOptions, logger: Logger, signal?: AbortSignal, timeoutMs = 10_000): Promise<TlsControlTransport> {
+    return new TlsControlTransport(await connectToServer(server, tlsOptions, signal, timeoutMs), logger);
+  }
 }

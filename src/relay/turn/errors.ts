@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { NtcpError } from '../../errors.js';
 
 /** The TURN server answered a request with an error response (RFC 8656 §19 codes). */
@@ -35,5 +36,22 @@ export class TurnClosedError extends NtcpError {
 export class TurnProtocolError extends NtcpError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_TURN_PROTOCOL', message, options);
+  }
+}
+
+/**
+ * The TLS handshake with a `turns:` server failed: most often its certificate is not trusted (no
+ * `ca` for a private CA) or does not name the host. `reason` is Node's or OpenSSL's code.
+ */
+export class TurnTlsError extends NtcpError {
+  readonly reason: string;
+  readonly server: string;
+
+  constructor(server: { host: string; port: number }, cause: Error) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? 'TLS_HANDSHAKE_FAILED';
+    const where = net.isIPv6(server.host) ? `[${server.host}]:${server.port}` : `${server.host}:${server.port}`;
+    super('ERR_TURN_TLS', `TLS with TURN server ${where} failed (${reason}): ${cause.message}`, { cause });
+    this.reason = reason;
+    this.server = where;
   }
 }

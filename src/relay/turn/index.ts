@@ -1,6 +1,7 @@
 export { TurnClient, type TurnClientOptions, type TurnClientComponents, type AllocateOptions, type TurnAllocation, type TurnClientEvents, type TurnServerAddress } from './turn-client.js';
 export { turnRestCredentials, type TurnCredentials } from './credentials.js';
-export { TurnErrorResponse, TurnAuthError, TurnClosedError, TurnProtocolError } from './errors.js';
+export { TurnErrorResponse, TurnAuthError, TurnClosedError, TurnProtocolError, TurnTlsError } from './errors.js';
+export type { TurnTlsOptions } from './server-connection.js';
 export {
   TurnMethod, TurnAttributeType, TransportProtocol, ChannelNumber, Lifetime, XorPeerAddress, Data, XorRelayedAddress,
   RequestedAddressFamily, AdditionalAddressFamily, EvenPort, RequestedTransport, DontFragment, ReservationToken,

@@ -39,9 +39,10 @@ import {
   XorRelayedAddress,
 } from './attributes.js';
 import { channelDataHeader, CHANNEL_MIN, CHANNEL_MAX } from './channel-data.js';
-import { connectTcp, TcpControlTransport, UdpControlTransport, type ControlTransport } from './control-transport.js';
+import { TcpControlTransport, TlsControlTransport, UdpControlTransport, type ControlTransport } from './control-transport.js';
 import type { TurnCredentials } from './credentials.js';
 import { TurnAuthError, TurnClosedError, TurnErrorResponse, TurnProtocolError } from './errors.js';
+import { connectToServer, type TurnTlsOptions } from './server-connection.js';
 
 export interface TurnServerAddress {
   host: string;
@@ -50,8 +51,13 @@ export interface TurnServerAddress {
 
 export interface TurnClientOptions {
   server: TurnServerAddress;
-  /** Transport to the TURN server; RFC 6062 TCP allocations need 'tcp'. @default 'udp' */
-  transport?: 'udp' | 'tcp';
+  /**
+   * Transport to the TURN server; RFC 6062 TCP allocations need 'tcp' or 'tls'. 'tls' is TURN
+   * over TLS (`turns:`): the control connection and every data connection. @default 'udp'
+   */
+  transport?: 'udp' | 'tcp' | 'tls';
+  /** How to trust the server with transport 'tls' (verification is on unless turned off here). @default {} */
+  tls?: TurnTlsOptions;
   /** Long-term credentials (see turnRestCredentials for the shared-secret scheme). */
   credentials: TurnCredentials;
   /** SOFTWARE attribute on requests. @default 'ntcp' */
@@ -122,6 +128,8 @@ const methodNames: Record<number, string> = Object.fromEntries(Object.entries(Tu
 export class TurnClient extends EventEmitter<TurnClientEvents> {
   readonly server: TurnServerAddress;
   readonly #control: ControlTransport;
+  /** Set for TURN over TLS: RFC 6062 data connections are secured like the control connection. */
+  readonly #tls: TurnTlsOptions | undefined;
   readonly #credentials: TurnCredentials;
   readonly #software: string;
   readonly #timeoutMs: number;
@@ -141,6 +149,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     super();
     this.server = { ...options.server };
     this.#control = control;
+    this.#tls = options.transport === 'tls' ? { ...options.tls } : undefined;
     this.#credentials = { ...options.credentials };
     this.#software = options.software ?? 'ntcp';
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -159,10 +168,10 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
   /** Opens the control connection (no request is sent until `allocate`). */
   static async connect(options: TurnClientOptions, components: TurnClientComponents = {}): Promise<TurnClient> {
     if (!options.credentials?.username) throw new InvalidArgumentError('TURN credentials need a username and password');
+    if (options.tls && options.transport !== 'tls') throw new InvalidArgumentError(`TURN tls options need transport "tls", got "${options.transport ?? 'udp'}"`);
     const logger = (components.logger ?? silentLogger).child({ component: 'turn-client' });
-    const control = options.transport === 'tcp'
-      ? await TcpControlTransport.open(options.server, logger, options.signal, options.timeoutMs ?? DEFAULT_TIMEOUT_MS)
-      : await UdpControlTransport.open(options.server, logger);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const control = await openControl(options, logger, timeoutMs);
     return new TurnClient(control, options, logger);
   }
 
@@ -179,7 +188,7 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
   async allocate(options: AllocateOptions = {}): Promise<TurnAllocation> {
     const relayTransport = options.relayTransport ?? 'udp';
     if (relayTransport === 'tcp' && !this.#control.reliable) {
-      throw new InvalidArgumentError('RFC 6062 TCP allocations need a TCP connection to the TURN server (transport: "tcp")');
+      throw new InvalidArgumentError('RFC 6062 TCP allocations need a TCP or TLS connection to the TURN server (transport: "tcp" or "tls")');
     }
     const attributes: StunAttribute[] = [
       attribute(RequestedTransport, relayTransport === 'tcp' ? TransportProtocol.Tcp : TransportProtocol.Udp),
@@ -338,10 +347,10 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     }
   }
 
-  /** RFC 6062 §4.4: a new TCP connection to the server, bound to the peer connection by its id. */
+  /** RFC 6062 §4.4: a new TCP (or TLS) connection to the server, bound to the peer connection by its id. */
   async #connectionBind(connectionId: number, signal?: AbortSignal): Promise<net.Socket> {
     for (let attempt = 0; ; attempt++) {
-      const socket = await connectTcp(this.server, signal, this.#timeoutMs);
+      const socket = await connectToServer(this.server, this.#tls, signal, this.#timeoutMs);
       const message = this.#buildRequest(TurnMethod.ConnectionBind, [attribute(ConnectionId, connectionId)]);
       try {
         const response = await readOneResponse(socket, this.#encode(message), this.#timeoutMs, signal);
@@ -403,6 +412,14 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
     if (this.#key && !checkMessageIntegrity(bytes, this.#key)) {
       throw new TurnProtocolError(`${methodNames[method] ?? method} response failed the MESSAGE-INTEGRITY check`);
     }
+  }
+}
+
+function openControl(options: TurnClientOptions, logger: Logger, timeoutMs: number): Promise<ControlTransport> {
+  switch (options.transport ?? 'udp') {
+    case 'tls': return TlsControlTransport.open(options.server, options.tls ?? {}, logger, options.signal, timeoutMs);
+    case 'tcp': return TcpControlTransport.open(options.server, logger, options.signal, timeoutMs);
+    case 'udp': return UdpControlTransport.open(options.server, logger);
   }
 }
 
