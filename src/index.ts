@@ -50,6 +50,8 @@ export {
   turnPaths, turnTcpPath, turnUdpPath, turnSettings, parseTurnUrl, DEFAULT_TURN_PORT, TurnUrlError, TurnPeerFailedError,
   type TurnOption, type TurnSettings, type TurnUrl,
 } from './peer/index.js';
+export { DEFAULT_TURNS_PORT, type TurnTlsTrust } from './peer/index.js';
+export { TurnTlsError, type TurnTlsOptions } from './relay/index.js';
 export {
   startRelay, Relay, DEFAULT_RELAY_PORT, DEFAULT_RELAY_LIMITS, parseRelayEndpoints, attachTcp, attachUdp, RelayUdpChannel, AttachStatus, RelayAttachError,
   RelayCapacityError, RelayClosedError, TurnClient, turnRestCredentials, TurnErrorResponse, TurnAuthError, TurnClosedError,

@@ -78,6 +78,8 @@ const PeerSection = z.strictObject({
     user: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     secret: z.string().min(1).optional(),
+    /** PEM file of the CA of a turns: server, as `--turn-ca`. @default the system's root CAs */
+    ca: z.string().min(1).optional(),
   }).optional(),
   timeouts: z.strictObject({
     /** `connect` deadline. @default 20000 */
@@ -181,7 +183,7 @@ export function resolvePeerSettings(section: PeerConfig | undefined, flags: Peer
   const fromFile: PeerCommandFlags = {
     server: section?.server, id: section?.id, stunPort: section?.stunPort, relay: section?.relay,
     udp: section?.transport === undefined ? undefined : section.transport === 'udp',
-    turn: section?.turn?.url, turnUser: section?.turn?.user, turnPass: section?.turn?.password, turnSecret: section?.turn?.secret,
+    turn: section?.turn?.url, turnUser: section?.turn?.user, turnPass: section?.turn?.password, turnSecret: section?.turn?.secret, turnCa: section?.turn?.ca,
     timeout: section?.timeouts?.connectMs, probeTimeout: section?.timeouts?.probeMs,
   };
   const merged = withFlags(fromFile, flags);

@@ -16,7 +16,8 @@ export function addPeerOptions(command: Command): Command {
     .option('--turn <url>', TURN_FLAG_HELP.turn)
     .option('--turn-user <user>', TURN_FLAG_HELP.user)
     .option('--turn-pass <password>', TURN_FLAG_HELP.pass)
-    .option('--turn-secret <secret>', TURN_FLAG_HELP.secret);
+    .option('--turn-secret <secret>', TURN_FLAG_HELP.secret)
+    .option('--turn-ca <file>', TURN_FLAG_HELP.ca);
 }
 
 /** Registers the peer the resolved flags describe, for one transport (XInit). */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../errors.js';
 import type { TurnOption } from '../peer/index.js';
 
@@ -7,28 +8,39 @@ export interface TurnFlags {
   turnUser?: string;
   turnPass?: string;
   turnSecret?: string;
+  turnCa?: string;
 }
 
 export const TURN_FLAG_HELP = {
-  turn: 'relay through this TURN server instead of the built-in relay: turn:HOST[:PORT][?transport=udp|tcp] (both peers need it)',
+  turn: 'relay through this TURN server instead of the built-in relay: turn:HOST[:PORT][?transport=udp|tcp], or turns:HOST[:PORT] for TLS (default port 5349) (both peers need it)',
   user: 'TURN username (with --turn-pass), or the user part of REST credentials (with --turn-secret)',
   pass: 'TURN password',
   secret: 'TURN REST shared secret (coturn --static-auth-secret): credentials are derived from it',
+  ca: 'PEM file of the CA that signed the turns: server\'s certificate (default: the system\'s root CAs)',
 } as const;
 
 /** The Peer.register `turn` option the flags ask for; the URL itself is checked by Peer.register. */
 export function turnOption(flags: TurnFlags): { turn?: TurnOption } {
-  const { turn: url, turnUser, turnPass, turnSecret } = flags;
+  const { turn: url, turnUser, turnPass, turnSecret, turnCa } = flags;
   if (url === undefined) {
-    if (turnUser !== undefined || turnPass !== undefined || turnSecret !== undefined) {
-      throw new InvalidArgumentError('--turn-user, --turn-pass and --turn-secret need --turn URL');
+    if (turnUser !== undefined || turnPass !== undefined || turnSecret !== undefined || turnCa !== undefined) {
+      throw new InvalidArgumentError('--turn-user, --turn-pass, --turn-secret and --turn-ca need --turn URL');
     }
     return {};
   }
+  const trust = turnCa === undefined ? {} : { ca: readCa(turnCa) };
   if (turnSecret !== undefined) {
     if (turnPass !== undefined) throw new InvalidArgumentError('--turn-secret and --turn-pass exclude each other');
-    return { turn: { url, secret: turnSecret, ...(turnUser !== undefined ? { user: turnUser } : {}) } };
+    return { turn: { url, secret: turnSecret, ...(turnUser !== undefined ? { user: turnUser } : {}), ...trust } };
   }
   if (turnUser === undefined || turnPass === undefined) throw new InvalidArgumentError('--turn needs --turn-user and --turn-pass, or --turn-secret');
-  return { turn: { url, username: turnUser, password: turnPass } };
+  return { turn: { url, username: turnUser, password: turnPass, ...trust } };
+}
+
+function readCa(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot read the --turn-ca file ${file}: ${(error as Error).message}`, { cause: error });
+  }
 }

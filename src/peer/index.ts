@@ -15,6 +15,6 @@ export { ProbeError, PeerClosedError, RelayUnavailableError, UdpBlockedError } f
 export { turnPaths } from './paths/turn-paths.js';
 export { turnTcpPath } from './paths/turn-tcp-path.js';
 export { turnUdpPath } from './paths/turn-udp-path.js';
-export { turnSettings, type TurnOption, type TurnSettings } from './paths/turn-config.js';
-export { parseTurnUrl, DEFAULT_TURN_PORT, type TurnUrl } from './paths/turn-url.js';
+export { turnSettings, type TurnOption, type TurnSettings, type TurnTlsTrust } from './paths/turn-config.js';
+export { parseTurnUrl, DEFAULT_TURN_PORT, DEFAULT_TURNS_PORT, type TurnUrl } from './paths/turn-url.js';
 export { TurnUrlError, TurnPeerFailedError } from './paths/turn-errors.js';

@@ -1,6 +1,6 @@
 import { NtcpError } from '../../errors.js';
 
-/** A `turn:` URL that is not `turn:HOST[:PORT][?transport=udp|tcp]` (RFC 7065). */
+/** A TURN URL that is neither `turn:HOST[:PORT][?transport=udp|tcp]` nor `turns:HOST[:PORT][?transport=tcp]` (RFC 7065). */
 export class TurnUrlError extends NtcpError {
   readonly url: string;
 
