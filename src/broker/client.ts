@@ -8,7 +8,7 @@ import {
 import {
   BrokerError, ClientClosedError, DisconnectedError, InvalidIdError, errorFromReply,
 } from './errors.js';
-import { BrokerLink, DEFAULT_CLIENT_MAX_FRAME_BYTES } from './link.js';
+import { BrokerLink, DEFAULT_CLIENT_MAX_FRAME_BYTES, type BrokerTlsOptions } from './link.js';
 
 export interface BrokerClientOptions {
   /** Broker host name or address. */
@@ -25,6 +25,12 @@ export interface BrokerClientOptions {
   transports?: Transport[];
   /** Source address for the broker connection. @default undefined (the kernel picks) */
   localAddress?: string;
+  /**
+   * Connect over TLS (a broker started with `tls`), so the secrets and relay tokens it hands out
+   * cannot be read or forged on the path; `true` verifies against Node's root CAs. Reconnects use it too.
+   * @default false (plain TCP)
+   */
+  tls?: boolean | BrokerTlsOptions;
   /** Per attempt: TCP connect + hello + register. @default 5000 */
   connectTimeoutMs?: number;
   /** Default deadline of requestConnect and query. @default 10000 */
@@ -147,6 +153,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
       privateAddresses: options.privateAddresses ?? [],
       transports: options.transports ?? ['udp', 'tcp'],
       localAddress: options.localAddress,
+      tls: options.tls ?? false,
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       reconnect: options.reconnect ?? true,
@@ -269,7 +276,7 @@ export class BrokerClient extends EventEmitter<BrokerClientEvents> {
   async #establish(signal?: AbortSignal): Promise<boolean> {
     const link = await BrokerLink.open({
       host: this.#options.host, port: this.#options.port, maxFrameBytes: this.#options.maxFrameBytes,
-      connectTimeoutMs: this.#options.connectTimeoutMs,
+      connectTimeoutMs: this.#options.connectTimeoutMs, tls: this.#options.tls,
       ...(this.#options.localAddress ? { localAddress: this.#options.localAddress } : {}),
       ...(signal ? { signal } : {}),
     });
@@ -500,11 +507,11 @@ function queryMessage(requestId: string, options: QueryOptions): object {
 }
 
 /** A one-off management query without registering (for `ntcp` tooling and operators). */
-export async function queryBroker(options: QueryOptions & { host: string; port?: number; localAddress?: string }): Promise<BrokerQueryReply> {
+export async function queryBroker(options: QueryOptions & { host: string; port?: number; localAddress?: string; tls?: boolean | BrokerTlsOptions }): Promise<BrokerQueryReply> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const link = await BrokerLink.open({
     host: options.host, port: options.port ?? DEFAULT_BROKER_PORT, maxFrameBytes: DEFAULT_CLIENT_MAX_FRAME_BYTES,
-    connectTimeoutMs: timeoutMs, ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    connectTimeoutMs: timeoutMs, ...(options.localAddress ? { localAddress: options.localAddress } : {}), tls: options.tls ?? false,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   try {

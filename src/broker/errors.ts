@@ -123,6 +123,20 @@ export class BrokerConnectError extends BrokerError {
   }
 }
 
+/**
+ * The TLS handshake with the broker failed: a certificate the client does not trust or that does
+ * not name the host, or a broker that does not speak TLS. `reason` is Node's/OpenSSL's code.
+ */
+export class BrokerTlsError extends BrokerError {
+  readonly reason: string;
+
+  constructor(broker: { host: string; port: number }, cause: Error) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? 'TLS_HANDSHAKE_FAILED';
+    super('ERR_BROKER_TLS', `TLS with broker ${broker.host}:${broker.port} failed (${reason}): ${cause.message}`, { cause, details: { reason } });
+    this.reason = reason;
+  }
+}
+
 /** The connection to the broker dropped while a request was waiting for its answer. */
 export class DisconnectedError extends BrokerError {
   constructor(message = 'the connection to the broker was lost', options?: { cause?: unknown }) {

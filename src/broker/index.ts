@@ -1,10 +1,13 @@
-export { startBroker, type Broker, type BrokerOptions, type BrokerCounter, type BrokerQueryResult, type RelayRegistry } from './server.js';
+export {
+  startBroker, type Broker, type BrokerOptions, type BrokerCounter, type BrokerQueryResult, type BrokerTlsServerOptions, type RelayRegistry,
+} from './server.js';
+export type { BrokerTlsOptions } from './link.js';
 export {
   BrokerClient, queryBroker, type BrokerClientOptions, type BrokerClientEvents, type BrokerQueryReply, type Coordination,
   type ConnectRequestOptions, type QueryOptions, type SignalEvent,
 } from './client.js';
 export {
-  BadMessageError, BrokerConnectError, BrokerError, BusyError, ClientClosedError, DisconnectedError, DuplicateIdError,
+  BadMessageError, BrokerConnectError, BrokerError, BrokerTlsError, BusyError, ClientClosedError, DisconnectedError, DuplicateIdError,
   FrameTooLargeError, InvalidIdError, LimitError, MatchError, NotRegisteredError, RateLimitError, UnauthorizedError,
   UnknownConnectionError, VersionError, type MatchReason,
 } from './errors.js';

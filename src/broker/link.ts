@@ -1,16 +1,26 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { AbortedError, TimeoutError } from '../errors.js';
+import { tlsClientOptions, type TlsTrust } from '../util/tls-client-options.js';
 import { BrokerMessage, PROTOCOL_VERSION } from './protocol.js';
-import { BadMessageError, BrokerConnectError, BrokerError, errorFromReply } from './errors.js';
+import { BadMessageError, BrokerConnectError, BrokerError, BrokerTlsError, errorFromReply } from './errors.js';
 import { encodeFrame, FrameDecoder, parseFrameBody } from './framing.js';
 
 /** Client-side frames are bounded too, but above the broker's (they carry profiles and query pages). */
 export const DEFAULT_CLIENT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
+/** How a client trusts a broker that serves TLS. */
+export interface BrokerTlsOptions extends TlsTrust {
+  /** The name the certificate must carry and SNI sends, when it differs from the host. @default the host (no SNI for an IP) */
+  servername?: string;
+}
+
 export interface LinkOptions {
   host: string;
   port: number;
   localAddress?: string;
+  /** TLS to the broker (`true`: verified against Node's root CAs). @default false (plain TCP) */
+  tls?: boolean | BrokerTlsOptions;
   maxFrameBytes: number;
   connectTimeoutMs: number;
   signal?: AbortSignal;
@@ -41,14 +51,12 @@ export class BrokerLink {
     this.features = welcome.features ?? [];
   }
 
-  /** Connects and says hello; rejects with ERR_CONNECT, ERR_VERSION, ERR_TIMEOUT or ERR_ABORTED. */
+  /** Connects (TLS when asked) and says hello; rejects with ERR_CONNECT, ERR_BROKER_TLS, ERR_VERSION, ERR_TIMEOUT or ERR_ABORTED. */
   static open(options: LinkOptions): Promise<BrokerLink> {
     return new Promise((resolve, reject) => {
       const decoder = new FrameDecoder(options.maxFrameBytes);
-      const socket = net.connect({
-        host: options.host, port: options.port, noDelay: true,
-        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-      });
+      const trust = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
+      const socket = connectSocket(options, trust);
       let link: BrokerLink | undefined;
       let settled = false;
       const settle = (error: BrokerError | AbortedError | TimeoutError | undefined): void => {
@@ -68,14 +76,29 @@ export class BrokerLink {
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort, { once: true });
 
-      socket.on('connect', () => socket.write(encodeFrame({ type: 'hello', version: PROTOCOL_VERSION, software: 'ntcp' })));
+      let handshaking = false;
+      const hello = (): void => {
+        handshaking = false;
+        socket.write(encodeFrame({ type: 'hello', version: PROTOCOL_VERSION, software: 'ntcp' }));
+      };
+      socket.on('connect', () => {
+        socket.setNoDelay(true);
+        if (trust) handshaking = true;
+        else hello();
+      });
+      socket.on('secureConnect', hello);
       socket.on('error', (error) => {
-        const wrapped = new BrokerConnectError(`broker ${options.host}:${options.port}: ${error.message}`, { cause: error });
+        // Between TCP up and TLS up a failure is the handshake's: an untrusted certificate, most often.
+        const wrapped = handshaking
+          ? new BrokerTlsError(options, error)
+          : new BrokerConnectError(`broker ${options.host}:${options.port}: ${error.message}`, { cause: error });
         if (!settled) settle(wrapped);
         else link?.destroy(wrapped);
       });
       socket.on('close', () => {
-        if (!settled) settle(new BrokerConnectError(`broker ${options.host}:${options.port} closed the connection during hello`));
+        // A TLS broker drops a plaintext hello without a word: say so, it is the likely cause.
+        const hint = trust ? '' : ' (a broker that serves TLS does this: connect with tls)';
+        if (!settled) settle(new BrokerConnectError(`broker ${options.host}:${options.port} closed the connection during hello${hint}`));
         else link?.onClose(link.#closeError);
       });
       socket.on('data', (chunk: Buffer) => {
@@ -132,6 +155,11 @@ export class BrokerLink {
     if (error) this.#closeError ??= error;
     this.socket.destroy();
   }
+}
+
+function connectSocket(options: LinkOptions, trust: BrokerTlsOptions | undefined): net.Socket {
+  const endpoint = { host: options.host, port: options.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+  return trust ? tls.connect({ ...endpoint, ...tlsClientOptions(options.host, trust) }) : net.connect(endpoint);
 }
 
 function decodeMessage(body: Buffer): BrokerMessage {

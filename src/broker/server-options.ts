@@ -9,12 +9,30 @@ export interface RelayRegistry {
   cancelSession(id: string): void;
 }
 
+export interface BrokerTlsServerOptions {
+  /** The server's certificate chain, PEM. */
+  cert: string | Buffer;
+  /** Its private key, PEM. */
+  key: string | Buffer;
+}
+
 export interface BrokerOptions {
   /** Address to listen on. @default '0.0.0.0' */
   host?: string;
   /** TCP port; 0 picks a free one. @default 8123 */
   port?: number;
-  /** Simultaneous TCP connections (registered or not). @default 50000 */
+  /**
+   * Serve TLS with this certificate (chain) and private key, PEM, instead of plain TCP: the
+   * per-connection secrets and relay tokens the broker hands out then cannot be read or forged
+   * on the path, and clients can verify they reached this broker. @default undefined (plain TCP)
+   */
+  tls?: BrokerTlsServerOptions;
+  /**
+   * With `tls`: a client must finish its TLS handshake within this, so one that stalls cannot hold
+   * a connection slot (handshaking connections count against maxConnections). @default 5000
+   */
+  tlsHandshakeTimeoutMs?: number;
+  /** Simultaneous TCP connections (registered or not, TLS handshakes included). @default 50000 */
   maxConnections?: number;
   /**
    * Ids held at once, live and dead (a dead id stays reserved for purgeAfterMs): bounds memory
@@ -69,7 +87,8 @@ export type BrokerCounter =
   | 'duplicates-refused' | 'registrations-refused' | 'versions-refused' | 'bad-messages' | 'frames-too-large' | 'rate-limited'
   | 'floods-closed' | 'registration-timeouts' | 'coordinations' | 'connect-errors' | 'signals-relayed'
   | 'deaths' | 'purged' | 'outcomes-connected' | 'outcomes-failed' | 'coordinations-expired'
-  | 'pings-sent' | 'slow-consumers-closed' | 'relay-sessions' | 'relay-failures' | 'queries';
+  | 'pings-sent' | 'slow-consumers-closed' | 'relay-sessions' | 'relay-failures' | 'queries'
+  | 'tls-handshake-failures' | 'tls-handshake-timeouts';
 
 export type BrokerQueryResult = Omit<QueryResult, 'type' | 'requestId'>;
 
@@ -84,8 +103,8 @@ export interface Broker {
 
 const DEFAULT_QUERIES_PER_SECOND = 20;
 
-/** Every option with its default filled in; the injected parts (logger, registry) and the secret stay out. */
-export type ResolvedBrokerOptions = Required<Omit<BrokerOptions, 'logger' | 'relayRegistry' | 'queryToken'>>;
+/** Every option with its default filled in; the injected parts (logger, registry) and the secrets (token, TLS key) stay out. */
+export type ResolvedBrokerOptions = Required<Omit<BrokerOptions, 'logger' | 'relayRegistry' | 'queryToken' | 'tls'>>;
 
 export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOptions {
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 10_000;
@@ -113,5 +132,6 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
     maxWriteBufferBytes: options.maxWriteBufferBytes ?? 1024 * 1024,
     sweepIntervalMs: options.sweepIntervalMs ?? Math.min(1000, heartbeatIntervalMs / 2),
     queriesPerSecond: options.queriesPerSecond ?? DEFAULT_QUERIES_PER_SECOND,
+    tlsHandshakeTimeoutMs: options.tlsHandshakeTimeoutMs ?? 5000,
   };
 }

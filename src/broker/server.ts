@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type tls from 'node:tls';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
@@ -24,11 +25,12 @@ import { RelaySessions } from './relay-sessions.js';
 import { endGracefully, errorReply, invalidMessageError, requestIdOf, type SendMessage } from './replies.js';
 import { Heartbeats } from './heartbeats.js';
 import { PeerTable } from './peer-table.js';
+import { acceptTls, brokerSecureContext } from './tls-accept.js';
 import {
   resolveBrokerOptions, type Broker, type BrokerCounter, type BrokerOptions, type BrokerQueryResult, type ResolvedBrokerOptions,
 } from './server-options.js';
 
-export type { Broker, BrokerCounter, BrokerOptions, BrokerQueryResult, RelayRegistry } from './server-options.js';
+export type { Broker, BrokerCounter, BrokerOptions, BrokerQueryResult, BrokerTlsServerOptions, RelayRegistry } from './server-options.js';
 
 /** Pending connections the kernel queues: registration storms after a broker restart arrive at once. */
 const LISTEN_BACKLOG = 4096;
@@ -57,6 +59,8 @@ class BrokerServer implements Broker {
   readonly counters = new Counters<BrokerCounter>();
   readonly #options: ResolvedBrokerOptions;
   readonly #queryToken: Buffer | undefined;
+  /** Set when the broker serves TLS. */
+  readonly #tls: tls.SecureContext | undefined;
   readonly #logger: Logger;
   readonly #relay: RelaySessions;
   readonly #server: net.Server;
@@ -72,6 +76,7 @@ class BrokerServer implements Broker {
     this.#options = resolveBrokerOptions(options);
     this.#queryBucket = new TokenBucket(this.#options.queriesPerSecond, Math.max(1, this.#options.queriesPerSecond), wallClock);
     this.#queryToken = options.queryToken === undefined ? undefined : Buffer.from(options.queryToken);
+    this.#tls = options.tls === undefined ? undefined : brokerSecureContext(options.tls);
     this.#logger = (options.logger ?? silentLogger).child({ component: 'broker' });
     this.#relay = new RelaySessions(options.relayRegistry, this.#options.relayTimeoutMs, this.counters, this.#logger);
     const send: SendMessage = (session, message, rawProfile) => this.#send(session, message, rawProfile);
@@ -100,7 +105,7 @@ class BrokerServer implements Broker {
     this.#port = (this.#server.address() as net.AddressInfo).port;
     this.#sweepTimer = setInterval(() => this.#sweep(), this.#options.sweepIntervalMs);
     this.#sweepTimer.unref();
-    this.#logger.info({ host: this.#options.host, port: this.#port, version: PROTOCOL_VERSION }, 'broker listening');
+    this.#logger.info({ host: this.#options.host, port: this.#port, version: PROTOCOL_VERSION, tls: this.#tls !== undefined }, 'broker listening');
   }
 
   async close(): Promise<void> {
@@ -117,8 +122,10 @@ class BrokerServer implements Broker {
 
   // ---- connections and frames ------------------------------------------------------------
 
-  #accept(socket: net.Socket): void {
-    const observed = observedAddress(socket);
+  #accept(tcp: net.Socket): void {
+    const observed = observedAddress(tcp);
+    // A refusal goes over TLS too: a TLS client could not read a plaintext error frame.
+    const socket = this.#tls ? this.#acceptTls(tcp, this.#tls, observed) : tcp;
     if (this.#sessions.size >= this.#options.maxConnections || !observed) {
       this.counters.increment('connections-refused');
       socket.on('error', (error) => this.#logger.debug({ err: error }, 'refused socket error'));
@@ -135,6 +142,19 @@ class BrokerServer implements Broker {
     socket.on('data', (chunk: Buffer) => this.#onData(session, chunk));
     socket.on('error', (error) => this.#logger.debug({ err: error, remote: observed }, 'socket error'));
     socket.on('close', () => this.#onClose(session));
+  }
+
+  #acceptTls(tcp: net.Socket, context: tls.SecureContext, remote: unknown): tls.TLSSocket {
+    return acceptTls(tcp, context, this.#options.tlsHandshakeTimeoutMs, {
+      onTimeout: () => {
+        this.counters.increment('tls-handshake-timeouts');
+        this.#logger.info({ remote }, 'TLS handshake timed out: closing');
+      },
+      onFailure: (error) => {
+        this.counters.increment('tls-handshake-failures');
+        this.#logger.info({ remote, reason: error?.message ?? 'closed during the handshake' }, 'TLS handshake failed');
+      },
+    });
   }
 
   #onData(session: Session, chunk: Buffer): void {

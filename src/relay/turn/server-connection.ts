@@ -1,18 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { deadline } from '../abort.js';
+import { tlsClientOptions, type TlsTrust } from '../../util/tls-client-options.js';
 import { TurnClosedError, TurnTlsError } from './errors.js';
 
 /** How to trust a TURN server over TLS (`turns:`, RFC 8656 §3.1). */
-export interface TurnTlsOptions {
-  /** Trusted CA certificates (PEM) in place of Node's bundled roots. @default Node's root CAs */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /**
-   * Verify the server's certificate chain and that it names the host. Turn it off only in tests or
-   * private deployments: without it anyone on the path can pose as the TURN server. @default true
-   */
-  rejectUnauthorized?: boolean;
-}
+export type TurnTlsOptions = TlsTrust;
 
 /**
  * A stream connection to the TURN server: plain TCP, or TLS when `tlsOptions` is given. Used for
@@ -49,12 +42,5 @@ export function connectToServer(server: { host: string; port: number }, tlsOptio
 }
 
 function connectTls(server: { host: string; port: number }, options: TurnTlsOptions): tls.TLSSocket {
-  return tls.connect({
-    host: server.host,
-    port: server.port,
-    // RFC 6066 forbids an IP address as SNI; Node then checks the certificate's IP SANs against `host`.
-    ...(net.isIP(server.host) === 0 ? { servername: server.host } : {}),
-    ...(options.ca === undefined ? {} : { ca: options.ca }),
-    rejectUnauthorized: options.rejectUnauthorized ?? true,
-  });
+  return tls.connect({ host: server.host, port: server.port, ...tlsClientOptions(server.host, options) });
 }
