@@ -3,7 +3,7 @@ export {
   type PeerRegisterOptions, type PeerComponents, type ConnectOptions, type PeerEvents,
 } from './peer.js';
 export { pathOf, type ConnectionPath, type DatagramConnection, type IncomingConnection } from './path.js';
-export { parseServerAddress, toServerAddress, type ServerAddress } from './server-address.js';
+export { parseServerAddress, toServerAddress, type ServerAddress, type ServerAddressOptions } from './server-address.js';
 export { establishPath, DEFAULT_RELAY_DEADLINE_MS, RELAY_MODES, type RelayMode, type PathChoice } from './paths/establish.js';
 export type { PathStrategy, PathContext, Established } from './paths/path-strategy.js';
 export { udpPath } from './paths/udp-path.js';

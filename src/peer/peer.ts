@@ -23,7 +23,7 @@ import { turnPaths } from './paths/turn-paths.js';
 import { tcpPath } from './paths/tcp-path.js';
 import { directUdpPath } from './paths/udp-blocked-path.js';
 import { withPoolEvidence } from './paths/udp-blocked-rule.js';
-import { toServerAddress, type ServerAddress } from './server-address.js';
+import { toServerAddress, type ServerAddress, type ServerAddressOptions } from './server-address.js';
 import { UdpSocketPool } from './udp-socket-pool.js';
 import { TcpPunchPortKeeper } from './tcp-punch-port.js';
 import { SignalMailbox } from './signal-channel.js';
@@ -58,8 +58,11 @@ function tcpLocalAddress(profile: NatProfile): string {
 }
 
 export interface PeerRegisterOptions {
-  /** `ntcp server`'s address: 'HOST' (ports 8123 and 3478), 'HOST:BROKER_PORT', or an object. */
-  server: string | { host: string; brokerPort?: number; stunPort?: number };
+  /**
+   * `ntcp server`'s address: 'HOST' (ports 8123 and 3478), 'HOST:BROKER_PORT', or an object, whose
+   * `tls` reaches a broker that serves TLS (`true`, or `{ ca, servername, rejectUnauthorized }`).
+   */
+  server: string | ServerAddressOptions;
   /** Non-empty, at most 64 bytes of UTF-8, no control characters. */
   id: string;
   /** A NatProfile from an earlier discovery (or a cache): skips probing. @default probe now */
@@ -287,6 +290,7 @@ export class Peer extends EventEmitter<PeerEvents> {
         ...options.broker,
         host: server.host,
         port: server.brokerPort,
+        ...(server.tls ? { tls: server.tls } : {}),
         id: options.id,
         profile: compactProfile(profile) as unknown as Record<string, unknown>,
         privateAddresses: settings.hostAddresses.map((address) => ({ address })),

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { DEFAULT_BROKER_PORT } from '../broker/index.js';
+import { DEFAULT_BROKER_PORT, type BrokerTlsOptions } from '../broker/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { DEFAULT_STUN_PORT } from '../stun/index.js';
 
@@ -10,6 +10,19 @@ export interface ServerAddress {
   brokerPort: number;
   /** @default 3478 */
   stunPort: number;
+  /** Reach the broker over TLS (`true`: verified against Node's root CAs). @default plain TCP */
+  tls?: boolean | BrokerTlsOptions;
+}
+
+/** The object form of Peer.register's `server` option. */
+export interface ServerAddressOptions {
+  host: string;
+  /** @default 8123 */
+  brokerPort?: number;
+  /** @default 3478 */
+  stunPort?: number;
+  /** Reach the broker over TLS (`true`: verified against Node's root CAs). @default false (plain TCP) */
+  tls?: boolean | BrokerTlsOptions;
 }
 
 function port(text: string, what: string): number {
@@ -40,8 +53,11 @@ export function parseServerAddress(text: string): ServerAddress {
 }
 
 /** Accepts the string form or an object with optional ports; returns a new object. */
-export function toServerAddress(server: string | { host: string; brokerPort?: number; stunPort?: number }): ServerAddress {
+export function toServerAddress(server: string | ServerAddressOptions): ServerAddress {
   if (typeof server === 'string') return parseServerAddress(server);
   if (typeof server?.host !== 'string' || server.host.length === 0) throw new InvalidArgumentError('server.host must be a non-empty string');
-  return { host: server.host, brokerPort: server.brokerPort ?? DEFAULT_BROKER_PORT, stunPort: server.stunPort ?? DEFAULT_STUN_PORT };
+  return {
+    host: server.host, brokerPort: server.brokerPort ?? DEFAULT_BROKER_PORT, stunPort: server.stunPort ?? DEFAULT_STUN_PORT,
+    ...(server.tls ? { tls: server.tls } : {}),
+  };
 }
