@@ -41,6 +41,8 @@ const ServerSection = z.strictObject({
   altPort: port.optional(),
   /** @default 8123 */
   brokerPort: port.optional(),
+  /** The broker serves TLS with these PEM files (paths), as `--broker-tls-cert` / `--broker-tls-key`. @default plain TCP */
+  brokerTls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
   relay: z.strictObject({
     /** @default true */
     enabled: z.boolean().optional(),
@@ -66,6 +68,10 @@ const PeerSection = z.strictObject({
   server: z.string().min(1).optional(),
   /** The server's STUN port. @default 3478 */
   stunPort: z.number().int().min(1).max(65535).optional(),
+  /** Reach the broker over TLS, as `--broker-tls`. @default false */
+  brokerTls: z.boolean().optional(),
+  /** PEM file of the CA of the broker's certificate, as `--broker-ca`. @default the system's root CAs */
+  brokerCa: z.string().min(1).optional(),
   /** The id to register. */
   id: z.string().min(1).optional(),
   /** The transport `listen` accepts and `connect` dials (`--udp` picks 'udp'). @default 'tcp' */
@@ -154,6 +160,9 @@ export interface ServerSettings {
   relayLimits?: Partial<RelayLimits>;
   maxPeers?: number;
   queryToken?: string;
+  /** PEM files of the broker's TLS certificate and key: both or neither. */
+  brokerTlsCert?: string;
+  brokerTlsKey?: string;
 }
 
 /** The flags of `ntcp server` that were given on the command line (undefined: not given). */
@@ -167,6 +176,7 @@ export function resolveServerSettings(section: ServerConfig | undefined, flags: 
   const fromFile: ServerFlags = {
     host: section?.host, altHost: section?.altHost, port: section?.port, altPort: section?.altPort, brokerPort: section?.brokerPort,
     relay: section?.relay?.enabled, relayPort: section?.relay?.port, relayLimits: section?.relay?.limits, maxPeers: section?.limits?.maxPeers, queryToken: section?.queryToken,
+    brokerTlsCert: section?.brokerTls?.cert, brokerTlsKey: section?.brokerTls?.key,
   };
   const merged = withFlags(withFlags<ServerFlags>(SERVER_DEFAULTS, fromFile), flags);
   if (merged.host === undefined) throw new InvalidArgumentError('--host (or server.host in a config file) is required');
@@ -181,7 +191,7 @@ export type PeerSettings = PeerFlags & TurnFlags & { timeout?: number };
 
 export function resolvePeerSettings(section: PeerConfig | undefined, flags: PeerCommandFlags): PeerSettings {
   const fromFile: PeerCommandFlags = {
-    server: section?.server, id: section?.id, stunPort: section?.stunPort, relay: section?.relay,
+    server: section?.server, id: section?.id, stunPort: section?.stunPort, relay: section?.relay, brokerTls: section?.brokerTls, brokerCa: section?.brokerCa,
     udp: section?.transport === undefined ? undefined : section.transport === 'udp',
     turn: section?.turn?.url, turnUser: section?.turn?.user, turnPass: section?.turn?.password, turnSecret: section?.turn?.secret, turnCa: section?.turn?.ca,
     timeout: section?.timeouts?.connectMs, probeTimeout: section?.timeouts?.probeMs,

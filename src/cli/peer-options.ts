@@ -11,6 +11,8 @@ export function addPeerOptions(command: Command): Command {
     .option('--server <host[:port]>', 'the server: HOST (broker 8123, STUN 3478) or HOST:BROKER_PORT; required here or in the config file')
     .option('--id <id>', 'the id to register (at most 64 bytes); required here or in the config file')
     .option('--stun-port <n>', 'the server\'s STUN port (default 3478)', port)
+    .option('--broker-tls', 'reach the broker over TLS (a server run with --broker-tls-cert), its certificate verified')
+    .option('--broker-ca <file>', 'with --broker-tls: PEM file of the CA that signed the broker\'s certificate (default: the system\'s root CAs)')
     .option('--probe-timeout <ms>', 'per-probe deadline of NAT discovery (default 1000)', positiveMs)
     .option('--json', 'progress as one JSON object per line on stderr')
     .option('--turn <url>', TURN_FLAG_HELP.turn)

@@ -5,6 +5,7 @@ import { IDLE_TIMEOUT_MS } from '../punch/udp/index.js';
 import { formatAddress } from '../stun/index.js';
 import type { ConnectionPath, DatagramConnection, Peer, RelayMode } from '../peer/index.js';
 import { parseServerAddress, RELAY_MODES, type ServerAddress } from '../peer/index.js';
+import { brokerTlsClientOption } from './broker-tls-flags.js';
 
 /** After the end of stdin, a UDP session still takes the peer's datagrams this long before it closes. */
 export const UDP_LINGER_MS = 300;
@@ -18,6 +19,8 @@ export interface PeerFlags {
   probeTimeout?: number;
   stunPort?: number;
   relay?: RelayMode;
+  brokerTls?: boolean;
+  brokerCa?: string;
 }
 
 export function positiveMs(text: string): number {
@@ -32,9 +35,9 @@ export function port(text: string): number {
   return value;
 }
 
-/** --server HOST[:BROKER_PORT] with --stun-port folded in. */
+/** --server HOST[:BROKER_PORT] with --stun-port and --broker-tls / --broker-ca folded in. */
 export function serverOption(flags: PeerFlags): ServerAddress {
-  const server = parseServerAddress(flags.server);
+  const server = { ...parseServerAddress(flags.server), ...brokerTlsClientOption(flags) };
   return flags.stunPort === undefined ? server : { ...server, stunPort: flags.stunPort };
 }
 

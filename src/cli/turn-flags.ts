@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../errors.js';
 import type { TurnOption } from '../peer/index.js';
+import { readPemFile } from './pem-file.js';
 
 /** `--turn*` flags of `ntcp listen` and `ntcp connect` (commander's camel-cased names). */
 export interface TurnFlags {
@@ -28,19 +28,11 @@ export function turnOption(flags: TurnFlags): { turn?: TurnOption } {
     }
     return {};
   }
-  const trust = turnCa === undefined ? {} : { ca: readCa(turnCa) };
+  const trust = turnCa === undefined ? {} : { ca: readPemFile(turnCa, '--turn-ca') };
   if (turnSecret !== undefined) {
     if (turnPass !== undefined) throw new InvalidArgumentError('--turn-secret and --turn-pass exclude each other');
     return { turn: { url, secret: turnSecret, ...(turnUser !== undefined ? { user: turnUser } : {}), ...trust } };
   }
   if (turnUser === undefined || turnPass === undefined) throw new InvalidArgumentError('--turn needs --turn-user and --turn-pass, or --turn-secret');
   return { turn: { url, username: turnUser, password: turnPass, ...trust } };
-}
-
-function readCa(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new InvalidArgumentError(`cannot read the --turn-ca file ${file}: ${(error as Error).message}`, { cause: error });
-  }
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../observe/logger.js';
+import { brokerTlsServerOption } from '../broker-tls-flags.js';
 import { loadConfig, resolveServerSettings, type ServerFlags } from '../config.js';
 import { parsePort, parsePositiveInteger } from '../option-parsers.js';
 import { formatAddress, startStunServer, type StunServer } from '../../stun/index.js';
@@ -25,6 +26,8 @@ export function register(program: Command): void {
     .option('--port <n>', 'STUN primary port (default 3478)', parsePort)
     .option('--alt-port <n>', 'STUN alternate port (default 3479)', parsePort)
     .option('--broker-port <n>', 'broker TCP port (default 8123)', parsePort)
+    .option('--broker-tls-cert <file>', 'the broker serves TLS with this PEM certificate (chain); needs --broker-tls-key')
+    .option('--broker-tls-key <file>', 'PEM private key of --broker-tls-cert')
     .option('--max-peers <n>', 'broker connection limit (default 50000)', parsePositiveInteger)
     .option('--query-token <secret>', 'require this token for management queries')
     .option('--relay-port <n>', 'built-in relay port, TCP and UDP (default 3480)', parsePort)
@@ -35,10 +38,12 @@ export function register(program: Command): void {
       const fromCli: ServerFlags = {
         host: given.host, altHost: given.altHost, port: given.port, altPort: given.altPort, brokerPort: given.brokerPort,
         relayPort: given.relayPort, maxPeers: given.maxPeers, queryToken: given.queryToken,
+        brokerTlsCert: given.brokerTlsCert, brokerTlsKey: given.brokerTlsKey,
         // --no-relay makes commander default `relay` to true: only a value typed on the command line overrides the file.
         relay: command.getOptionValueSource('relay') === 'cli' ? given.relay : undefined,
       };
       const flags = resolveServerSettings((await loadConfig(given.config)).server, fromCli);
+      const brokerTls = brokerTlsServerOption(flags);
       const logger = createLogger({ json, bindings: { component: 'server' } });
       const stopping = new Promise<string>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
@@ -59,10 +64,11 @@ export function register(program: Command): void {
           ...(relay === undefined ? {} : { relayRegistry: relay }),
           ...(flags.maxPeers === undefined ? {} : { maxConnections: flags.maxPeers }),
           ...(flags.queryToken === undefined ? {} : { queryToken: flags.queryToken }),
+          ...brokerTls,
         });
         logger.info({
           stun: { udp: stun.endpoints.udp.map(formatAddress), tcp: stun.endpoints.tcp.map(formatAddress), rfc5780: stun.endpoints.fullRfc5780 },
-          broker: formatAddress({ address: flags.host, port: broker.port }),
+          broker: formatAddress({ address: flags.host, port: broker.port }), brokerTls: brokerTls.tls !== undefined,
           relay: relay ? { tcp: formatAddress({ address: flags.host, port: relay.endpoints.tcpPort }), udp: formatAddress({ address: flags.host, port: relay.endpoints.udpPort }) } : 'off',
         }, 'ready');
         const signal = await stopping;
