@@ -7,7 +7,7 @@ import { Counters } from '../observe/counters.js';
 import { silentLogger, type Logger } from '../observe/logger.js';
 import {
   BROKER_FEATURES, ClientMessage, Connect, MAX_ID_BYTES, MAX_PROFILE_BYTES, MAX_SIGNAL_BYTES, PROTOCOL_VERSION, SUPPORTED_VERSIONS,
-  type BrokerMessage, type PunchPort, type Transport, Query, SignalOut, Done, PunchPortOut,
+  type BrokerMessage, type PunchPort, type Transport, type TransportAddress, Query, SignalOut, Done, PunchPortOut,
 } from './protocol.js';
 import {
   BadMessageError, BrokerError, BusyError, LimitError, MatchError,
@@ -144,7 +144,7 @@ class BrokerServer implements Broker {
     socket.on('close', () => this.#onClose(session));
   }
 
-  #acceptTls(tcp: net.Socket, context: tls.SecureContext, remote: unknown): tls.TLSSocket {
+  #acceptTls(tcp: net.Socket, context: tls.SecureContext, remote: TransportAddress | undefined): tls.TLSSocket {
     return acceptTls(tcp, context, this.#options.tlsHandshakeTimeoutMs, {
       onTimeout: () => {
         this.counters.increment('tls-handshake-timeouts');
