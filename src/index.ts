@@ -19,6 +19,7 @@ export {
   type RelayRegistry, type Candidate as BrokerCandidate, type PeerInfo, type PeerState, type MatchReason,
 } from './broker/index.js';
 export { BrokerTlsError, type BrokerTlsOptions, type BrokerTlsServerOptions } from './broker/index.js';
+export type { ServerAddressOptions } from './peer/index.js';
 export {
   discoverNat, NatProfileSchema, compactProfile, NAT_PROFILE_VERSION, DEFAULT_DISCOVERY_TIMEOUT_MS, DEFAULT_DISCOVERY_TCP_TIMEOUT_MS,
   readCachedProfile, writeCachedProfile, PROFILE_CACHE_VERSION, DiscoveryResolveError,
