@@ -30,12 +30,12 @@ export function gridRounds(role: PunchRole, slotStart: number, durationMs: numbe
 
 /**
  * A grid dial that has neither connected nor been refused after this many of the slowest refusal
- * seen from the same target is taken as lost on the way. Its socket would wait for its first SYN
- * retransmission (1 s, then 3 s) while the grid cannot dial that target (the same 4-tuple). Lab,
- * RST<->RST with no delay under load: both sides' dials of one round stalled so and both grids
- * stood still 1.27 s; or a responder's dial stalled after 12 refusals and held its grid for the
- * rest of the slot. The SYNs got neither an RST nor a SYN-ACK; where they were lost (the two NATs'
- * connection tracking, both SYNs passing at once) is not established.
+ * seen from the same target was dropped on the way: two SYNs that reach a NAT's connection
+ * tracking at the same moment can lose one of them. Its socket waits for its first SYN
+ * retransmission (1 s) while the NAT entries it opened stay open, and the grid cannot dial that
+ * target meanwhile (the same 4-tuple). Lab, RST<->RST with no delay under load: both sides' dials
+ * of one round stalled so, both grids stood still 1.27 s, and the two retransmissions met no
+ * crossing SYN and the slot was lost.
  */
 export const STALLED_DIAL_REFUSAL_RTTS = 4;
 /** Floor of that bound: under load a refusal's callback alone can take tens of ms. */

@@ -391,12 +391,11 @@ class TcpPunch {
     const mayDropListener = !this.#localView.public && this.#localView.mapping !== 'unknown';
     let portBusy = false;
     let listened = false;
-    // A stalled dial (see stalledDialMs) is given up, silently (a socket closed in SYN_SENT sends
-    // no RST), and the target is dialled again at the next round: a stalled socket is no receiver
-    // for the peer's SYNs (lab: a responder's dial stalled after 12 refusals and held its grid for
-    // the rest of the 3 s slot while every one of the initiator's 570 SYNs was refused).
+    // A stalled dial (see stalledDialMs) is given up by the initiator only, silently (no RST leaves
+    // a socket closed in SYN_SENT, so the NAT entries it opened stay open): its next round's SYN
+    // then finds the responder's stalled socket, which is kept, still waiting in SYN_SENT.
     const slowestRefusalMs = new Map<string, number>();
-    const stallAfterMs = (target: TcpEndpoint) => () => stalledDialMs(slowestRefusalMs.get(endpointKey(target)));
+    const stallAfterMs = (target: TcpEndpoint) => (role === 'initiator' ? () => stalledDialMs(slowestRefusalMs.get(endpointKey(target))) : undefined);
     const dial = (target: TcpEndpoint): void => {
       live.add(endpointKey(target));
       // A connected target stays live while its stream is verified: dialling it again from the
