@@ -27,28 +27,3 @@ export function gridRounds(role: PunchRole, slotStart: number, durationMs: numbe
   const period = gridPeriodMs(role);
   return { first: Math.max(0, Math.ceil((now - slotStart) / period)), end: Math.floor(durationMs / period) };
 }
-
-/**
- * A grid dial that has neither connected nor been refused after this many of the slowest refusal
- * seen from the same target was dropped on the way: two SYNs that reach a NAT's connection
- * tracking at the same moment can lose one of them. Its socket waits for its first SYN
- * retransmission (1 s) while the NAT entries it opened stay open, and the grid cannot dial that
- * target meanwhile (the same 4-tuple). Lab, RST<->RST with no delay under load: both sides' dials
- * of one round stalled so, both grids stood still 1.27 s, and the two retransmissions met no
- * crossing SYN and the slot was lost.
- */
-export const STALLED_DIAL_REFUSAL_RTTS = 4;
-/** Floor of that bound: under load a refusal's callback alone can take tens of ms. */
-export const STALLED_DIAL_MIN_MS = 50;
-/** Past this a stalled dial is left to its retransmission (nothing gained over the kernel's 1 s). */
-export const STALLED_DIAL_MAX_MS = 1000;
-
-/**
- * How long a grid dial may stay unanswered before it counts as stalled, given the slowest refusal
- * seen from that target so far; undefined (never) before any refusal, when nothing says how fast
- * the path answers.
- */
-export function stalledDialMs(slowestRefusalMs: number | undefined): number | undefined {
-  if (slowestRefusalMs === undefined) return undefined;
-  return Math.min(STALLED_DIAL_MAX_MS, Math.max(STALLED_DIAL_MIN_MS, STALLED_DIAL_REFUSAL_RTTS * slowestRefusalMs));
-}

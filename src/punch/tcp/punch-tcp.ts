@@ -24,7 +24,7 @@ import { natViewOf, planTcp, stageOffsets, type PunchRole, type TcpMethod, type 
 import { ANY_STAGE, SignalInbox, type SignalChannel, type TcpSignal } from './signals.js';
 import { PunchTimeline, type PunchStep } from './timeline.js';
 import { freePort } from './ready-port.js';
-import { gridRoundAt, gridRounds, gridPeriodMs, stalledDialMs } from './grid.js';
+import { gridRoundAt, gridRounds, gridPeriodMs } from './grid.js';
 
 /** @default for `timeoutMs`: long enough for every stage of the longest plan. */
 export const DEFAULT_PUNCH_TIMEOUT_MS = 15_000;
@@ -63,8 +63,6 @@ export const BIRTHDAY_PROBES = 512;
 const REFUSED_SHARE = 0.9;
 /** Streams the opener's listener holds at once (strays included). */
 export const MAX_LISTENER_CONNECTIONS = 8;
-
-type ConnectOutcome = 'connected' | 'refused' | 'failed' | 'port-busy' | 'stalled';
 
 export interface TcpEndpoint {
   address: string;
@@ -391,11 +389,6 @@ class TcpPunch {
     const mayDropListener = !this.#localView.public && this.#localView.mapping !== 'unknown';
     let portBusy = false;
     let listened = false;
-    // A stalled dial (see stalledDialMs) is given up by the initiator only, silently (no RST leaves
-    // a socket closed in SYN_SENT, so the NAT entries it opened stay open): its next round's SYN
-    // then finds the responder's stalled socket, which is kept, still waiting in SYN_SENT.
-    const slowestRefusalMs = new Map<string, number>();
-    const stallAfterMs = (target: TcpEndpoint) => (role === 'initiator' ? () => stalledDialMs(slowestRefusalMs.get(endpointKey(target))) : undefined);
     const dial = (target: TcpEndpoint): void => {
       live.add(endpointKey(target));
       // A connected target stays live while its stream is verified: dialling it again from the
@@ -404,12 +397,7 @@ class TcpPunch {
       const free = (): void => {
         live.delete(endpointKey(target));
       };
-      const dialledAt = performance.now();
-      void this.#connectOnce(run, target, true, free, stallAfterMs(target)).then((outcome) => {
-        if (outcome === 'refused') {
-          const key = endpointKey(target);
-          slowestRefusalMs.set(key, Math.max(slowestRefusalMs.get(key) ?? 0, performance.now() - dialledAt));
-        }
+      void this.#connectOnce(run, target, true, free).then((outcome) => {
         if (outcome === 'port-busy' && listened && mayDropListener && !portBusy) {
           portBusy = true;
           run.notes.push('EADDRINUSE after closing the round listener: no listener between rounds for the rest of the slot');
@@ -603,12 +591,9 @@ class TcpPunch {
     return AbortSignal.any([run.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
   }
 
-  /**
-   * One connect; resolves with how it ended (a connected stream goes to verification).
-   * `port-busy`: binding the local port failed (EADDRINUSE), so no SYN left. `stalled`: no answer
-   * within `stallAfterMs()` (when it gives a bound), so the socket was closed without a RST.
-   */
-  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void, stallAfterMs?: () => number | undefined): Promise<ConnectOutcome> {
+  /** One connect; resolves with how it ended (a connected stream goes to verification). */
+  /** `port-busy`: binding the local port failed (EADDRINUSE), so no SYN left. */
+  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void): Promise<'connected' | 'refused' | 'failed' | 'port-busy'> {
     return new Promise((resolve) => {
       run.dials++;
       this.#dials++;
@@ -619,15 +604,6 @@ class TcpPunch {
         ...(fromLocalPort ? { localPort: this.#localPort, localAddress: this.#localAddress } : {}),
       });
       run.sockets.add(socket);
-      const stallMs = stallAfterMs?.();
-      const stallTimer = stallMs === undefined ? undefined : setTimeout(() => {
-        if (!socket.connecting) return;
-        run.sockets.delete(socket);
-        socket.destroy();
-        if (run.notes.length < MAX_NOTES) run.notes.push(`dial ${endpointKey(target)}: no answer within ${Math.round(stallMs)} ms, given up for the next round`);
-        resolve('stalled');
-      }, stallMs);
-      socket.once('close', () => clearTimeout(stallTimer));
       socket.once('connect', () => {
         run.sockets.delete(socket);
         this.#offer(socket, run, onUnverified);
@@ -650,7 +626,7 @@ class TcpPunch {
   }
 
   /** Connects, redialling after a refusal when `redialAfterMs` is set (bounded per target). */
-  async #dial(run: StageRun, target: TcpEndpoint, policy: { fromLocalPort: boolean; redialAfterMs?: number }): Promise<ConnectOutcome> {
+  async #dial(run: StageRun, target: TcpEndpoint, policy: { fromLocalPort: boolean; redialAfterMs?: number }): Promise<'connected' | 'refused' | 'failed' | 'port-busy'> {
     for (let redials = 0; ; redials++) {
       const outcome = await this.#connectOnce(run, target, policy.fromLocalPort);
       if (outcome !== 'refused' || policy.redialAfterMs === undefined || redials >= MAX_REDIALS_PER_TARGET) return outcome;
