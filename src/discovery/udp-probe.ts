@@ -11,7 +11,7 @@ import { concreteLocal, failedObservation, runBindingTest, serverCombinations, t
 import type { Hairpinning, ProbeObservation, UdpProfile } from './profile.js';
 import { rfc3489Type } from './rfc3489-type.js';
 import { stepOf } from './steps.js';
-import { testIVerdict, UDP_BLOCKED_SILENCE_MS, UDP_TEST_I_RTO_MS } from './udp-blocked.js';
+import { testIVerdict, UDP_BLOCKED_SILENCE_MS, UDP_TEST_I_MARGIN_MS, UDP_TEST_I_RTO_MS } from './udp-blocked.js';
 
 /**
  * A test that expects silence listens at least this many test I round trips: on a slow path or a
@@ -49,10 +49,10 @@ export async function probeUdp(context: ProbeContext, reportOther: (other: Trans
     //    over a longer window than the other tests; an answer (the normal case) ends it at once.
     const testI = {
       ...context,
-      timeoutMs: Math.max(context.timeoutMs, UDP_BLOCKED_SILENCE_MS),
+      timeoutMs: Math.max(context.timeoutMs, UDP_BLOCKED_SILENCE_MS + UDP_TEST_I_MARGIN_MS),
       retransmit: { rtoMs: UDP_TEST_I_RTO_MS, ...context.retransmit },
     };
-    const [a1, b1] = await Promise.all([timed(binding(testI, 'udp-mapping-1', a, context.primary)), timed(binding(testI, 'udp-filtering-1', b, context.primary))]);
+    const [a1, b1] = await Promise.all([timed(() => binding(testI, 'udp-mapping-1', a, context.primary)), timed(() => binding(testI, 'udp-filtering-1', b, context.primary))]);
     const other = context.altServer ?? a1.other ?? b1.other;
     reportOther(other);
     const observations = [a1.observation, b1.observation];
@@ -131,9 +131,9 @@ function binding(
 }
 
 /** A binding test and how long it took from first request to verdict. */
-async function timed(test: Promise<BindingTest>): Promise<BindingTest & { listenedMs: number }> {
+async function timed(test: () => Promise<BindingTest>): Promise<BindingTest & { listenedMs: number }> {
   const started = performance.now();
-  const done = await test;
+  const done = await test();
   return { ...done, listenedMs: performance.now() - started };
 }
 
