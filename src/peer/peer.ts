@@ -317,6 +317,15 @@ export class Peer extends EventEmitter<PeerEvents> {
     return this.#closed;
   }
 
+  /**
+   * The local TCP port kept ready to punch from and its public mapping, when this peer keeps one
+   * (no NAT or a cone NAT). A connect uses it up; a new one is armed in the background.
+   */
+  get tcpPunchPort(): { port: number; mapped: { address: string; port: number } } | undefined {
+    const ready = this.#tcpPorts?.current;
+    return ready ? { port: ready.port, mapped: { ...ready.mapped } } : undefined;
+  }
+
   /** True while registered on a live broker connection (false while reconnecting). */
   get registered(): boolean {
     return this.#broker.connected;

@@ -115,6 +115,13 @@ test('connect over TCP resolves with a connected net.Socket; the listener gets i
   await once(socket, 'close');
 });
 
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !check(); waited += 20) {
+    if (waited > 5000) assert.fail(`not within 5 s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function tcpRoundTrip(dialler: Peer, listener: Peer, listenerId: string): Promise<{ socket: net.Socket; accepted: net.Socket }> {
   const incoming = nextIncoming(listener);
   const socket = await dialler.connect(listenerId, { transport: 'tcp' });
@@ -126,18 +133,29 @@ async function tcpRoundTrip(dialler: Peer, listener: Peer, listenerId: string): 
 test('TCP connects between peers with ready punching ports start at once: no mapping exchange, a new port per connect, attempts counted', async () => {
   const listener = await register('ready-listener');
   const dialler = await register('ready-dialler');
-  const first = await tcpRoundTrip(dialler, listener, 'ready-listener');
-  const second = await tcpRoundTrip(dialler, listener, 'ready-listener');
-  for (const { socket } of [first, second]) {
-    const path = pathOf(socket)!;
-    assert.equal(path.timeline?.['mapping-received'], undefined, 'the ports came with the coordination');
-    assert.ok(path.timeline?.['verified'] !== undefined && path.timeline['coordination'] !== undefined);
-    assert.ok((path.attempts ?? 0) >= 1);
-  }
-  assert.notEqual(first.socket.localPort, second.socket.localPort, 'a used port is replaced by a newly armed one');
-  for (const { socket, accepted } of [first, second]) {
-    socket.destroy();
-    accepted.destroy();
+  const pairs: Array<{ socket: net.Socket; accepted: net.Socket }> = [];
+  try {
+    const first = await tcpRoundTrip(dialler, listener, 'ready-listener');
+    pairs.push(first);
+    // Each side arms a new port in the background once the first connect used its own.
+    await until(() => [dialler.tcpPunchPort?.port, listener.tcpPunchPort?.port].every((port) => port !== undefined && port !== first.socket.localPort && port !== first.accepted.localPort), 'both peers armed a new punching port');
+    // A query behind each advertisement on the same broker connection: the broker holds both new ports.
+    await Promise.all([dialler.query({ id: 'ready-listener' }), listener.query({ id: 'ready-dialler' })]);
+    const second = await tcpRoundTrip(dialler, listener, 'ready-listener');
+    pairs.push(second);
+    for (const { socket } of pairs) {
+      const path = pathOf(socket)!;
+      assert.equal(path.timeline?.['mapping-received'], undefined, 'the ports came with the coordination');
+      assert.ok(path.timeline?.['verified'] !== undefined && path.timeline['coordination'] !== undefined);
+      assert.ok((path.attempts ?? 0) >= 1);
+    }
+    assert.notEqual(first.socket.localPort, second.socket.localPort, 'a used port is replaced by a newly armed one');
+  } finally {
+    // Open sockets would keep the test process alive past a failure.
+    for (const { socket, accepted } of pairs) {
+      socket.destroy();
+      accepted.destroy();
+    }
   }
 });
 
