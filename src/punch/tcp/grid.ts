@@ -27,3 +27,35 @@ export function gridRounds(role: PunchRole, slotStart: number, durationMs: numbe
   const period = gridPeriodMs(role);
   return { first: Math.max(0, Math.ceil((now - slotStart) / period)), end: Math.floor(durationMs / period) };
 }
+
+/**
+ * A grid dial that has neither connected nor been refused after this many of the slowest refusal
+ * seen from the same target is taken as lost: its socket would wait for its first SYN
+ * retransmission (1 s, then 3 s) while the grid cannot dial that target (the same 4-tuple).
+ */
+export const STALLED_DIAL_REFUSAL_RTTS = 4;
+/** Floor of that bound: under load a refusal's callback alone can take tens of ms. */
+export const STALLED_DIAL_MIN_MS = 50;
+/** Past this a stalled dial is left to its retransmission (nothing gained over the kernel's 1 s). */
+export const STALLED_DIAL_MAX_MS = 1000;
+/**
+ * Consecutive stalled dials after which a side takes a fresh port (and tells its peer): the
+ * 4-tuple is stuck. Lab, RST<->RST with no delay under load (2 misses in 48 runs, both so): after
+ * one stalled dial, every later SYN of that side from the same port vanished (no RST, no SYN-ACK)
+ * for the rest of the slot and the next one, while the peer's SYNs kept being refused; the NATs'
+ * connection tracking kept that tuple in a state neither side could clear. A new local port is a
+ * new tuple.
+ */
+export const STALLS_BEFORE_MOVE = 2;
+/** Fresh ports one punch takes at most (each costs a STUN probe and a signal). */
+export const MAX_PORT_MOVES = 3;
+
+/**
+ * How long a grid dial may stay unanswered before it counts as stalled, given the slowest refusal
+ * seen from that target so far; undefined (never) before any refusal, when nothing says how fast
+ * the path answers.
+ */
+export function stalledDialMs(slowestRefusalMs: number | undefined): number | undefined {
+  if (slowestRefusalMs === undefined) return undefined;
+  return Math.min(STALLED_DIAL_MAX_MS, Math.max(STALLED_DIAL_MIN_MS, STALLED_DIAL_REFUSAL_RTTS * slowestRefusalMs));
+}

@@ -23,8 +23,8 @@ import { selectStream, verifyStream, DEFAULT_HANDSHAKE_TIMEOUT_MS } from './hand
 import { natViewOf, planTcp, stageOffsets, type PunchRole, type TcpMethod, type TcpNatView, type TcpPlan, type TcpStage } from './planner.js';
 import { ANY_STAGE, SignalInbox, type SignalChannel, type TcpSignal } from './signals.js';
 import { PunchTimeline, type PunchStep } from './timeline.js';
-import { freePort } from './ready-port.js';
-import { gridRoundAt, gridRounds, gridPeriodMs } from './grid.js';
+import { armTcpPort, freePort } from './ready-port.js';
+import { gridRoundAt, gridRounds, gridPeriodMs, MAX_PORT_MOVES, STALLS_BEFORE_MOVE, stalledDialMs } from './grid.js';
 
 /** @default for `timeoutMs`: long enough for every stage of the longest plan. */
 export const DEFAULT_PUNCH_TIMEOUT_MS = 15_000;
@@ -63,6 +63,8 @@ export const BIRTHDAY_PROBES = 512;
 const REFUSED_SHARE = 0.9;
 /** Streams the opener's listener holds at once (strays included). */
 export const MAX_LISTENER_CONNECTIONS = 8;
+
+type ConnectOutcome = 'connected' | 'refused' | 'failed' | 'port-busy' | 'stalled';
 
 export interface TcpEndpoint {
   address: string;
@@ -176,6 +178,9 @@ class TcpPunch {
   #dials = 0;
   #winner: { socket: net.Socket; method: TcpMethod; stage: number } | undefined;
   #onWin: (() => void) | undefined;
+  /** The peer's public endpoint after it moved to a fresh port (replaces its candidates on the grid). */
+  #remoteMoved: TcpEndpoint | undefined;
+  #moves = 0;
   readonly #timeline: PunchTimeline;
 
   constructor(options: PunchTcpOptions) {
@@ -372,8 +377,12 @@ class TcpPunch {
     return this.#options.startAt - performance.now() >= EARLY_VOLLEY_MIN_LEAD_MS;
   }
 
-  async #dialOnGrid(run: StageRun, targets: TcpEndpoint[]): Promise<void> {
+  async #dialOnGrid(run: StageRun, initialTargets: TcpEndpoint[]): Promise<void> {
     const role = this.#options.role;
+    let targets = this.#remoteMoved ? [this.#remoteMoved] : initialTargets;
+    this.#followMoves(run, (moved) => {
+      targets = [moved];
+    });
     const period = gridPeriodMs(role);
     // Rounds already past (a late start, or a fallback later in the slot) are not dialled.
     const rounds = gridRounds(role, run.slotStart, run.stage.durationMs, performance.now());
@@ -389,6 +398,14 @@ class TcpPunch {
     const mayDropListener = !this.#localView.public && this.#localView.mapping !== 'unknown';
     let portBusy = false;
     let listened = false;
+    // A stalled dial (see stalledDialMs) is given up, silently (a socket closed in SYN_SENT sends
+    // no RST), and the target is dialled again at the next round; after STALLS_BEFORE_MOVE in a
+    // row this side moves to a fresh port (lab: one side's dial stalled after 12 refusals and held
+    // its grid for the rest of the 3 s slot while every one of the peer's 570 SYNs was refused).
+    const slowestRefusalMs = new Map<string, number>();
+    const stallAfterMs = (target: TcpEndpoint) => () => stalledDialMs(slowestRefusalMs.get(endpointKey(target)));
+    let stalls = 0;
+    let moving: Promise<void> | undefined;
     const dial = (target: TcpEndpoint): void => {
       live.add(endpointKey(target));
       // A connected target stays live while its stream is verified: dialling it again from the
@@ -397,7 +414,19 @@ class TcpPunch {
       const free = (): void => {
         live.delete(endpointKey(target));
       };
-      void this.#connectOnce(run, target, true, free).then((outcome) => {
+      const dialledAt = performance.now();
+      void this.#connectOnce(run, target, true, free, stallAfterMs(target)).then((outcome) => {
+        if (outcome === 'refused') {
+          const key = endpointKey(target);
+          slowestRefusalMs.set(key, Math.max(slowestRefusalMs.get(key) ?? 0, performance.now() - dialledAt));
+          stalls = 0;
+        }
+        if (outcome === 'stalled' && ++stalls >= STALLS_BEFORE_MOVE && moving === undefined) {
+          moving = this.#moveToFreshPort(run).finally(() => {
+            moving = undefined;
+            stalls = 0;
+          });
+        }
         if (outcome === 'port-busy' && listened && mayDropListener && !portBusy) {
           portBusy = true;
           run.notes.push('EADDRINUSE after closing the round listener: no listener between rounds for the rest of the slot');
@@ -411,7 +440,7 @@ class TcpPunch {
     }
     for (let round = firstRound; round < lastRound && !run.signal.aborted && !this.#winner; round++) {
       const roundAt = gridRoundAt(role, run.slotStart, round);
-      const due = targets.filter((target) => !live.has(endpointKey(target)));
+      const due = moving ? [] : targets.filter((target) => !live.has(endpointKey(target)));
       if (due.length === 0 || roundAt < performance.now() - period) {
         await sleep(roundAt + period - performance.now(), run.signal);
         continue;
@@ -430,6 +459,43 @@ class TcpPunch {
     }
   }
 
+
+  /**
+   * Takes a fresh local port, learns its mapping and tells the peer, which dials that mapping from
+   * then on (see STALLS_BEFORE_MOVE). Needs a STUN server and signaling; bounded per punch.
+   */
+  async #moveToFreshPort(run: StageRun): Promise<void> {
+    const stunServer = this.#options.stunServer;
+    if (!stunServer || !this.#inbox || this.#moves >= MAX_PORT_MOVES) return;
+    this.#moves++;
+    try {
+      const ready = await armTcpPort({ stunServer, localAddress: this.#localAddress, timeoutMs: PROBE_TIMEOUT_MS, signal: run.signal });
+      if (run.signal.aborted || this.#winner) return;
+      this.#localPort = ready.port;
+      this.#probeRttMs = ready.rttMs;
+      this.#inbox.send(ANY_STAGE, 'moved', { address: ready.mapped.address, port: ready.mapped.port });
+      run.notes.push(`dials kept stalling: moved to port ${ready.port} (mapped ${endpointKey(ready.mapped)})`);
+    } catch (error) {
+      const level = run.signal.aborted ? 'debug' : 'warn';
+      this.#logger[level]({ err: error }, 'taking a fresh TCP port failed; the grid goes on from the old one');
+    }
+  }
+
+  /** Calls `onMove` with the peer's new endpoint each time it moves to a fresh port during `run`. */
+  #followMoves(run: StageRun, onMove: (moved: TcpEndpoint) => void): void {
+    const inbox = this.#inbox;
+    if (!inbox) return;
+    void (async () => {
+      for (;;) {
+        const message = await inbox.waitFor(ANY_STAGE, ['moved'], run.signal);
+        if (message === undefined) return;
+        if (message.address === undefined || message.port === undefined) continue;
+        this.#remoteMoved = { address: message.address, port: message.port };
+        run.notes.push(`peer moved to ${endpointKey(this.#remoteMoved)}`);
+        onMove(this.#remoteMoved);
+      }
+    })();
+  }
 
   // 4./5. STUNT #2 (XAsymServer/XAsymClient): the opener's SYN opens its NAT and is expected to
   //    fail; it then listens on the same port and tells the dialer, which connects into the hole.
@@ -591,9 +657,12 @@ class TcpPunch {
     return AbortSignal.any([run.signal, AbortSignal.timeout(PROBE_TIMEOUT_MS)]);
   }
 
-  /** One connect; resolves with how it ended (a connected stream goes to verification). */
-  /** `port-busy`: binding the local port failed (EADDRINUSE), so no SYN left. */
-  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void): Promise<'connected' | 'refused' | 'failed' | 'port-busy'> {
+  /**
+   * One connect; resolves with how it ended (a connected stream goes to verification).
+   * `port-busy`: binding the local port failed (EADDRINUSE), so no SYN left. `stalled`: no answer
+   * within `stallAfterMs()` (when it gives a bound), so the socket was closed without a RST.
+   */
+  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void, stallAfterMs?: () => number | undefined): Promise<ConnectOutcome> {
     return new Promise((resolve) => {
       run.dials++;
       this.#dials++;
@@ -604,6 +673,15 @@ class TcpPunch {
         ...(fromLocalPort ? { localPort: this.#localPort, localAddress: this.#localAddress } : {}),
       });
       run.sockets.add(socket);
+      const stallMs = stallAfterMs?.();
+      const stallTimer = stallMs === undefined ? undefined : setTimeout(() => {
+        if (!socket.connecting) return;
+        run.sockets.delete(socket);
+        socket.destroy();
+        if (run.notes.length < MAX_NOTES) run.notes.push(`dial ${endpointKey(target)}: no answer within ${Math.round(stallMs)} ms, given up for the next round`);
+        resolve('stalled');
+      }, stallMs);
+      socket.once('close', () => clearTimeout(stallTimer));
       socket.once('connect', () => {
         run.sockets.delete(socket);
         this.#offer(socket, run, onUnverified);
@@ -626,7 +704,7 @@ class TcpPunch {
   }
 
   /** Connects, redialling after a refusal when `redialAfterMs` is set (bounded per target). */
-  async #dial(run: StageRun, target: TcpEndpoint, policy: { fromLocalPort: boolean; redialAfterMs?: number }): Promise<'connected' | 'refused' | 'failed' | 'port-busy'> {
+  async #dial(run: StageRun, target: TcpEndpoint, policy: { fromLocalPort: boolean; redialAfterMs?: number }): Promise<ConnectOutcome> {
     for (let redials = 0; ; redials++) {
       const outcome = await this.#connectOnce(run, target, policy.fromLocalPort);
       if (outcome !== 'refused' || policy.redialAfterMs === undefined || redials >= MAX_REDIALS_PER_TARGET) return outcome;

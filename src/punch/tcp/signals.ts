@@ -1,7 +1,9 @@
 /**
  * The few messages the two TCP punchers exchange through the caller's signaling channel (the
- * broker relays them): a fresh mapping for prediction, and STUNT #2's "my hole is open, dial
- * now" / "my SYN was refused, you open". Tagged and validated, so the channel may be shared.
+ * broker relays them): a fresh mapping for prediction, STUNT #2's "my hole is open, dial now" /
+ * "my SYN was refused, you open", and "I moved to this mapping" (a simultaneous-open grid whose
+ * 4-tuple got stuck). Tagged and validated, so the channel may be shared; a peer that predates a
+ * type ignores it as malformed.
  */
 import { z } from 'zod';
 import type { Logger } from '../../observe/logger.js';
@@ -22,7 +24,7 @@ const signalSchema = z.object({
   tag: z.literal(TCP_SIGNAL_TAG),
   connectionId: z.string().max(256),
   stage: z.number().int().min(ANY_STAGE).max(64),
-  type: z.enum(['mapping', 'opened', 'refused']),
+  type: z.enum(['mapping', 'opened', 'refused', 'moved']),
   address: z.string().max(64).optional(),
   port: z.number().int().min(1).max(65535).optional(),
   delta: z.number().int().min(-65535).max(65535).optional(),

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { GRID_VERNIER_MS, SIMULTANEOUS_OPEN_ROUND_MS, gridPeriodMs, gridRoundAt, gridRounds } from '../../../src/punch/tcp/grid.js';
+import {
+  GRID_VERNIER_MS, SIMULTANEOUS_OPEN_ROUND_MS, STALLED_DIAL_MAX_MS, STALLED_DIAL_MIN_MS, STALLED_DIAL_REFUSAL_RTTS,
+  gridPeriodMs, gridRoundAt, gridRounds, stalledDialMs,
+} from '../../../src/punch/tcp/grid.js';
 import { SIMULTANEOUS_OPEN_STAGE_MS } from '../../../src/punch/tcp/planner.js';
 
 /** When the two roles' SYNs first leave within `withinMs` of each other, their starts `offsetMs` apart. */
@@ -44,4 +47,23 @@ test('rounds already past are skipped and the last one fits the slot', () => {
   assert.ok(gridRoundAt('responder', 100, first) >= 112);
   assert.ok(gridRoundAt('responder', 100, end - 1) <= 100 + 3000);
   assert.deepEqual(gridRounds('initiator', 100, 3000, 50), { first: 0, end: 600 });
+});
+
+test('a grid dial counts as stalled only once a refusal said how fast the path answers', () => {
+  assert.equal(stalledDialMs(undefined), undefined);
+  // No path delay: refusals in about a millisecond, but a stall is not declared before the floor.
+  assert.equal(stalledDialMs(0.7), STALLED_DIAL_MIN_MS);
+  // A 40 ms path: a few of its round trips.
+  assert.equal(stalledDialMs(40), STALLED_DIAL_REFUSAL_RTTS * 40);
+  // A slow path is left to the kernel's own retransmission.
+  assert.equal(stalledDialMs(5000), STALLED_DIAL_MAX_MS);
+  fc.assert(
+    fc.property(fc.double({ min: 0, max: 1e5, noNaN: true }), fc.double({ min: 0, max: 1e5, noNaN: true }), (a, b) => {
+      const [low, high] = a <= b ? [a, b] : [b, a];
+      const bound = stalledDialMs(low)!;
+      assert.ok(bound >= STALLED_DIAL_MIN_MS && bound <= STALLED_DIAL_MAX_MS);
+      assert.ok(bound >= Math.min(STALLED_DIAL_MAX_MS, low), 'never shorter than the refusal it follows (up to the cap)');
+      assert.ok(stalledDialMs(high)! >= bound, 'a slower path never gets a shorter bound');
+    }),
+  );
 });
