@@ -395,15 +395,17 @@ class TcpPunch {
     // on without a listener: with an RST-answering NAT it only cost the crossing rounds (lab
     // RST<->RST pair: 12 of 13 connected without it, 15 of 24 with it). Without a profile saying
     // so (loopback, unknown NAT) the listener stays: there it accepts SYNs that missed the connect.
-    const mayDropListener = !this.#localView.public && this.#localView.mapping !== 'unknown';
+    const behindNamedNat = !this.#localView.public && this.#localView.mapping !== 'unknown';
     let portBusy = false;
     let listened = false;
     // A stalled dial (see stalledDialMs) is given up, silently (a socket closed in SYN_SENT sends
     // no RST), and the target is dialled again at the next round; after STALLS_BEFORE_MOVE in a
     // row this side moves to a fresh port (lab: one side's dial stalled after 12 refusals and held
     // its grid for the rest of the 3 s slot while every one of the peer's 570 SYNs was refused).
+    // Only behind a NAT the profile names: on loopback a SYN waits unanswered in a listener's full
+    // queue, and its retransmission connects (giving it up there cost the loopback tests seconds).
     const slowestRefusalMs = new Map<string, number>();
-    const stallAfterMs = (target: TcpEndpoint) => () => stalledDialMs(slowestRefusalMs.get(endpointKey(target)));
+    const stallAfterMs = (target: TcpEndpoint) => (behindNamedNat ? () => stalledDialMs(slowestRefusalMs.get(endpointKey(target))) : undefined);
     let stalls = 0;
     let moving: Promise<void> | undefined;
     const dial = (target: TcpEndpoint): void => {
@@ -427,7 +429,7 @@ class TcpPunch {
             stalls = 0;
           });
         }
-        if (outcome === 'port-busy' && listened && mayDropListener && !portBusy) {
+        if (outcome === 'port-busy' && listened && behindNamedNat && !portBusy) {
           portBusy = true;
           run.notes.push('EADDRINUSE after closing the round listener: no listener between rounds for the rest of the slot');
         }
@@ -674,14 +676,22 @@ class TcpPunch {
       });
       run.sockets.add(socket);
       const stallMs = stallAfterMs?.();
+      let stallCheck: NodeJS.Immediate | undefined;
+      // Checked after the loop's poll phase: when the loop stood still past the bound, timers run
+      // first, and a connect or a refusal the kernel already completed is only seen in that phase.
       const stallTimer = stallMs === undefined ? undefined : setTimeout(() => {
-        if (!socket.connecting) return;
-        run.sockets.delete(socket);
-        socket.destroy();
-        if (run.notes.length < MAX_NOTES) run.notes.push(`dial ${endpointKey(target)}: no answer within ${Math.round(stallMs)} ms, given up for the next round`);
-        resolve('stalled');
+        stallCheck = setImmediate(() => {
+          if (!socket.connecting) return;
+          run.sockets.delete(socket);
+          socket.destroy();
+          if (run.notes.length < MAX_NOTES) run.notes.push(`dial ${endpointKey(target)}: no answer within ${Math.round(stallMs)} ms, given up for the next round`);
+          resolve('stalled');
+        });
       }, stallMs);
-      socket.once('close', () => clearTimeout(stallTimer));
+      socket.once('close', () => {
+        clearTimeout(stallTimer);
+        clearImmediate(stallCheck);
+      });
       socket.once('connect', () => {
         run.sockets.delete(socket);
         this.#offer(socket, run, onUnverified);
