@@ -402,8 +402,8 @@ class TcpPunch {
     // no RST), and the target is dialled again at the next round; after STALLS_BEFORE_MOVE in a
     // row this side moves to a fresh port (lab: one side's dial stalled after 12 refusals and held
     // its grid for the rest of the 3 s slot while every one of the peer's 570 SYNs was refused).
-    // Only behind a NAT the profile names: on loopback a SYN waits unanswered in a listener's full
-    // queue, and its retransmission connects (giving it up there cost the loopback tests seconds).
+    // Only behind a NAT the profile names: on loopback some SYNs go unanswered past the bound and
+    // still connect on their retransmission (giving them up there cost the loopback tests seconds).
     const slowestRefusalMs = new Map<string, number>();
     const stallAfterMs = (target: TcpEndpoint) => (behindNamedNat ? () => stalledDialMs(slowestRefusalMs.get(endpointKey(target))) : undefined);
     let stalls = 0;
