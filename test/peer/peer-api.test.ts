@@ -5,9 +5,10 @@ import { after, before, test } from 'node:test';
 import { startBroker, type Broker } from '../../src/broker/index.js';
 import { discoverNat, type NatProfile } from '../../src/discovery/index.js';
 import { NtcpError } from '../../src/errors.js';
-import { Peer, pathOf, type DatagramConnection, type IncomingConnection, type PeerRegisterOptions } from '../../src/peer/index.js';
+import { Peer, pathOf, type DatagramConnection, type PeerRegisterOptions } from '../../src/peer/index.js';
 import { startStunServer, type StunServer } from '../../src/stun/index.js';
 import { startRelay } from '../../src/relay/index.js';
+import { nextIncoming } from '../support/peer-streams.js';
 
 // The peer API end to end on loopback: our STUN server on 127.0.0.1/127.0.0.2, the broker on
 // 127.0.0.1, peers that offer only 127.0.0.1 as their host address. The NAT profile is probed
@@ -36,10 +37,6 @@ async function register(id: string, extra: Partial<PeerRegisterOptions> = {}): P
   const peer = await Peer.register(options(id, extra));
   peers.push(peer);
   return peer;
-}
-
-function nextIncoming(peer: Peer): Promise<IncomingConnection> {
-  return once(peer, 'connection').then(([incoming]) => incoming as IncomingConnection);
 }
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<NtcpError> {

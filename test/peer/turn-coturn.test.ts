@@ -6,9 +6,10 @@ import { after, before, test } from 'node:test';
 import { startBroker, type Broker } from '../../src/broker/index.js';
 import { discoverNat, type NatProfile } from '../../src/discovery/index.js';
 import { NtcpError } from '../../src/errors.js';
-import { Peer, pathOf, type DatagramConnection, type IncomingConnection, type PeerRegisterOptions } from '../../src/peer/index.js';
+import { Peer, pathOf, type DatagramConnection, type PeerRegisterOptions } from '../../src/peer/index.js';
 import { startStunServer, type StunServer } from '../../src/stun/index.js';
 import { coturnInstalled, startCoturn, type Coturn } from '../relay/support/coturn.js';
+import { nextIncoming, readExactly } from '../support/peer-streams.js';
 
 // Two peers on loopback relay through a real coturn (explicit flags, free ports, killed in
 // `after`). The broker has no relay of its own: the TURN strategies need no relay session.
@@ -57,31 +58,10 @@ async function pair(name: string, turn: PeerRegisterOptions['turn'], incomingTim
   return Promise.all([register(`${name}-listener`, turn, incomingTimeoutMs), register(`${name}-dialler`, turn)]);
 }
 
-function nextIncoming(peer: Peer): Promise<IncomingConnection> {
-  return once(peer, 'connection').then(([incoming]) => incoming as IncomingConnection);
-}
-
 async function readAll(socket: net.Socket): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of socket) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** Reads `length` bytes and leaves the socket open (breaking out of for-await would destroy it). */
-function readExactly(socket: net.Socket, length: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let received = 0;
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      received += chunk.length;
-      if (received < length) return;
-      socket.off('data', onData).off('error', reject);
-      socket.pause();
-      resolve(Buffer.concat(chunks));
-    };
-    socket.on('data', onData).once('error', reject);
-  });
 }
 
 async function tcpBothWays(listener: Peer, dialler: Peer): Promise<void> {

@@ -7,10 +7,11 @@ import { after, before, test } from 'node:test';
 import { startBroker, type Broker } from '../../src/broker/index.js';
 import { discoverNat, type NatProfile } from '../../src/discovery/index.js';
 import { NtcpError } from '../../src/errors.js';
-import { Peer, pathOf, type IncomingConnection, type PeerRegisterOptions } from '../../src/peer/index.js';
+import { Peer, pathOf, type PeerRegisterOptions } from '../../src/peer/index.js';
 import { startStunServer, type StunServer } from '../../src/stun/index.js';
 import { coturnSkipReason, startCoturn, type Coturn } from '../support/coturn.js';
 import { makeTestCertificates, opensslSkipReason, type TestCertificates } from '../support/tls-certs.js';
+import { nextIncoming, readExactly } from '../support/peer-streams.js';
 
 // Two peers on loopback relay through one real coturn over TLS (a turns: URL), its certificate
 // for IP:127.0.0.1 from a throwaway openssl CA that the peers are given as `ca`.
@@ -58,25 +59,6 @@ function tlsSessions(): number {
   return coturn!.log().split('\n').filter((line) => / new, .*method=TLS/.test(line)).length;
 }
 
-function nextIncoming(peer: Peer): Promise<IncomingConnection> {
-  return once(peer, 'connection').then(([incoming]) => incoming as IncomingConnection);
-}
-
-function read(socket: net.Socket, length: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let received = 0;
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      chunks.push(chunk);
-      received += chunk.length;
-      if (received < length) return;
-      socket.off('data', onData).off('error', reject);
-      resolve(Buffer.concat(chunks));
-    };
-    socket.on('data', onData).once('error', reject);
-  });
-}
-
 /** Everything until the socket closes (not for-await: its end would destroy our open write side with an AbortError). */
 function readToClose(socket: net.Socket): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -97,7 +79,7 @@ test('relay force with a turns: URL: a TCP stream through coturn over TLS (RFC 6
   assert.equal(tlsSessions(), sessionsBefore + 1, 'the dialler allocated over TLS');
   assert.ok(socket instanceof tls.TLSSocket && socket.authorized, 'the dialler\'s data connection (ConnectionBind) is verified TLS');
   const payload = randomBytes(100_000);
-  const atListener = read(accepted.socket, payload.length);
+  const atListener = readExactly(accepted.socket, payload.length);
   socket.write(payload);
   assert.ok((await atListener).equals(payload), 'every byte arrives unchanged');
   // coturn resets both legs on the first FIN; over TLS too ntcp reports that as the end of the stream.
