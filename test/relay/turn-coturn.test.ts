@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { TurnClient, turnRestCredentials } from '../../src/relay/index.js';
 import { coturnInstalled, startCoturn, type Coturn } from './support/coturn.js';
+import { assertEchoes, withEchoServer } from './support/echo.js';
 
 const installed = coturnInstalled();
 if (!installed) console.error('turn-coturn.test: SKIPPING the coturn tests: `turnserver` is not installed (apt-get install coturn)');
@@ -170,24 +171,17 @@ test('ChannelData that arrives in the same TCP read as the ChannelBind response 
 });
 
 test('TCP allocation (RFC 6062) connects to a loopback TCP server and carries bytes both ways', { skip: !installed && 'turnserver not installed' }, async () => {
-  // The relay resets the peer connection when the client's side goes away; that is expected here.
-  const echo = net.createServer({ allowHalfOpen: true }, (socket) => socket.on('error', () => socket.destroy()).pipe(socket));
-  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
-  const client = await TurnClient.connect({ server: server(staticCoturn), transport: 'tcp', credentials: { username: USER.user, password: USER.password } });
-  try {
-    await client.allocate({ relayTransport: 'tcp' });
-    const socket = await client.connect({ address: '127.0.0.1', port: (echo.address() as net.AddressInfo).port });
-    const payload = randomBytes(256 * 1024);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.write(payload);
-    while (Buffer.concat(chunks).length < payload.length) await once(socket, 'data');
-    assert.deepEqual(Buffer.concat(chunks), payload);
-    socket.destroy();
-  } finally {
-    await client.close();
-    echo.close();
-  }
+  await withEchoServer(async (echoPort) => {
+    const client = await TurnClient.connect({ server: server(staticCoturn), transport: 'tcp', credentials: { username: USER.user, password: USER.password } });
+    try {
+      await client.allocate({ relayTransport: 'tcp' });
+      const socket = await client.connect({ address: '127.0.0.1', port: echoPort });
+      await assertEchoes(socket, 256 * 1024);
+      socket.destroy();
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 test('TCP allocation accepts a peer connecting in (ConnectionAttempt + ConnectionBind)', { skip: !installed && 'turnserver not installed' }, async () => {

@@ -1,13 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { TurnClient, type TurnClientOptions } from '../../src/relay/index.js';
 import { coturnSkipReason, startCoturn, type Coturn } from '../support/coturn.js';
 import { makeTestCertificates, opensslSkipReason, type TestCertificates } from '../support/tls-certs.js';
+import { assertEchoes, withEchoServer } from './support/echo.js';
 
 // TURN over TLS (turns:, RFC 8656 §3.1) against one real coturn with a TLS listener; its
 // certificate for IP:127.0.0.1 comes from a throwaway CA made with openssl for this run.
@@ -66,26 +65,20 @@ test('UDP relaying through a TLS control connection: ChannelData both ways in pa
 });
 
 test('a TCP allocation (RFC 6062) through turns: carries a stream on a TLS data connection', { skip }, async () => {
-  const echo = net.createServer((socket) => socket.on('error', () => socket.destroy()).pipe(socket));
-  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', () => resolve()));
-  const client = await tlsClient();
-  try {
-    await client.allocate({ relayTransport: 'tcp' });
-    const socket = await client.connect({ address: '127.0.0.1', port: (echo.address() as net.AddressInfo).port });
-    assert.ok(socket instanceof tls.TLSSocket && socket.encrypted, 'the ConnectionBind connection is TLS');
-    // A completed, verified handshake: coturn itself spoke TLS on the data connection.
-    assert.equal(socket.authorized, true, 'its certificate was verified against the test CA');
-    const payload = randomBytes(128 * 1024);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.write(payload);
-    while (Buffer.concat(chunks).length < payload.length) await once(socket, 'data');
-    assert.deepEqual(Buffer.concat(chunks), payload);
-    socket.destroy();
-  } finally {
-    await client.close();
-    echo.close();
-  }
+  await withEchoServer(async (echoPort) => {
+    const client = await tlsClient();
+    try {
+      await client.allocate({ relayTransport: 'tcp' });
+      const socket = await client.connect({ address: '127.0.0.1', port: echoPort });
+      assert.ok(socket instanceof tls.TLSSocket && socket.encrypted, 'the ConnectionBind connection is TLS');
+      // A completed, verified handshake: coturn itself spoke TLS on the data connection.
+      assert.equal(socket.authorized, true, 'its certificate was verified against the test CA');
+      await assertEchoes(socket, 128 * 1024);
+      socket.destroy();
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 test('a server certificate from a CA the client was not given fails with ERR_TURN_TLS', { skip }, async () => {
