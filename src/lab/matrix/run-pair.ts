@@ -5,9 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { NtcpError } from '../../errors.js';
 import type { Lab } from '../lab.js';
 import { CliProcess, type CliEvent } from './cli-process.js';
@@ -15,20 +14,6 @@ import { NO_PATH_CODES } from './expectations.js';
 import type { MatrixPair } from './plan.js';
 
 export type RelayFlag = 'never' | 'auto' | 'force';
-
-/**
- * Each side of a pair runs on a CPU of its own (the dialler on the first, the listener on the
- * second) when the machine has two, as two hosts would. Two peers queued on one CPU never have
- * their SYNs in the kernel at the same moment, which a simultaneous open between two
- * RST-answering NATs with no path delay needs (a window of microseconds): in the lab under load,
- * at the rounds where the two grids aligned, one side dialled 0.4-0.7 ms after the other every
- * time, and tcp-plain-xx missed 3 of 30 runs (0 of 20 pinned).
- */
-const PIN_CPUS = availableParallelism() > 1 && spawnSync('taskset', ['--version']).status === 0;
-
-function onCpu(cpu: number, argv: readonly string[]): string[] {
-  return PIN_CPUS ? ['taskset', '--cpu-list', String(cpu), ...argv] : [...argv];
-}
 
 export interface PairRunOptions {
   /** argv that starts the CLI. @default [process.execPath, 'dist/cli/main.js'] */
@@ -130,7 +115,7 @@ export async function runPair(lab: Lab, pair: MatrixPair, sites: readonly string
     if (options.logDir) child.stderr!.pipe(createWriteStream(join(options.logDir, `${pair.id}-${side}.log`)));
     return child;
   };
-  const listener = new CliProcess(logged(lab.spawn(hosts[1], onCpu(1, [...cli, 'listen', '--id', listenId, ...common])), 'listen'), `${hosts[1]} listen`, keep);
+  const listener = new CliProcess(logged(lab.spawn(hosts[1], [...cli, 'listen', '--id', listenId, ...common]), 'listen'), `${hosts[1]} listen`, keep);
   let dialler: CliProcess | undefined;
   const result = (fields: Omit<PairResult, 'pair' | 'hosts' | 'wallMs' | 'asExpected'> & { asExpected?: boolean }): PairResult => {
     const outcome: PairResult = { pair, hosts, asExpected: false, ...fields, wallMs: Math.round(performance.now() - started) };
@@ -141,7 +126,7 @@ export async function runPair(lab: Lab, pair: MatrixPair, sites: readonly string
   try {
     await listener.waitForEvent(['listening'], REGISTER_TIMEOUT_MS);
     dialler = new CliProcess(
-      logged(lab.spawn(hosts[0], onCpu(0, [...cli, 'connect', listenId, '--id', `C-${pair.id}-${process.pid}`, '--timeout', String(options.connectTimeoutMs), '--relay', options.relay, ...common])), 'connect'),
+      logged(lab.spawn(hosts[0], [...cli, 'connect', listenId, '--id', `C-${pair.id}-${process.pid}`, '--timeout', String(options.connectTimeoutMs), '--relay', options.relay, ...common]), 'connect'),
       `${hosts[0]} connect`, keep,
     );
     const registered = await dialler.waitForEvent(['registered', 'error'], REGISTER_TIMEOUT_MS);
