@@ -3,13 +3,8 @@ import type { Logger } from '../../observe/logger.js';
 import { TurnClient, turnRestCredentials, type TurnCredentials, type TurnServerAddress, type TurnTlsOptions } from '../../relay/index.js';
 import { parseTurnUrl } from './turn-url.js';
 
-/** How to trust a `turns:` server; refused with a `turn:` URL, where it would mean nothing. */
-export interface TurnTlsTrust {
-  /** CA certificate(s), PEM, the server's certificate must chain to (a private CA). @default Node's root CAs */
-  ca?: string | Buffer | Array<string | Buffer>;
-  /** Verify the server's certificate and that it names the host; false only for tests and private deployments. @default true */
-  rejectUnauthorized?: boolean;
-}
+/** How to trust a `turns:` server (the relay layer's TLS options); refused with a `turn:` URL, where it would mean nothing. */
+export type TurnTlsTrust = TurnTlsOptions;
 
 /**
  * A TURN server (coturn or any RFC 8656 server) to relay through instead of the built-in relay:
