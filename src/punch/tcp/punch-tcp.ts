@@ -405,7 +405,7 @@ class TcpPunch {
     // Only behind a NAT the profile names: on loopback some SYNs go unanswered past the bound and
     // still connect on their retransmission (giving them up there cost the loopback tests seconds).
     const slowestRefusalMs = new Map<string, number>();
-    const stallAfterMs = (target: TcpEndpoint) => (behindNamedNat ? () => stalledDialMs(slowestRefusalMs.get(endpointKey(target))) : undefined);
+    const stallAfterMs = (target: TcpEndpoint) => (behindNamedNat ? stalledDialMs(slowestRefusalMs.get(endpointKey(target))) : undefined);
     let stalls = 0;
     let moving: Promise<void> | undefined;
     const dial = (target: TcpEndpoint): void => {
@@ -662,9 +662,9 @@ class TcpPunch {
   /**
    * One connect; resolves with how it ended (a connected stream goes to verification).
    * `port-busy`: binding the local port failed (EADDRINUSE), so no SYN left. `stalled`: no answer
-   * within `stallAfterMs()` (when it gives a bound), so the socket was closed without a RST.
+   * within `stallMs` (when given), so the socket was closed without a RST.
    */
-  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void, stallAfterMs?: () => number | undefined): Promise<ConnectOutcome> {
+  #connectOnce(run: StageRun, target: TcpEndpoint, fromLocalPort: boolean, onUnverified?: () => void, stallMs?: number): Promise<ConnectOutcome> {
     return new Promise((resolve) => {
       run.dials++;
       this.#dials++;
@@ -675,7 +675,6 @@ class TcpPunch {
         ...(fromLocalPort ? { localPort: this.#localPort, localAddress: this.#localAddress } : {}),
       });
       run.sockets.add(socket);
-      const stallMs = stallAfterMs?.();
       let stallCheck: NodeJS.Immediate | undefined;
       // Checked after the loop's poll phase: when the loop stood still past the bound, timers run
       // first, and a connect or a refusal the kernel already completed is only seen in that phase.
