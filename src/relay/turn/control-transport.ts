@@ -171,15 +171,20 @@ export class UdpControlTransport extends ControlTransport {
 }
 
 /**
- * A control connection over a stream (TCP or TLS): messages are framed (§12.5) and never
- * retransmitted; the transport itself is reliable.
+ * A control connection over a stream, TCP or TLS (`turns:`, RFC 8656 §3.1): messages are framed
+ * (§12.5) and never retransmitted; the transport itself is reliable.
  */
-abstract class StreamControlTransport extends ControlTransport {
+export class StreamControlTransport extends ControlTransport {
   readonly reliable = true;
   readonly #socket: net.Socket;
   readonly #frames = new StreamFrames();
 
-  protected constructor(socket: net.Socket, logger: Logger) {
+  /** Connects over TCP, or over verified TLS when `tlsOptions` is given. */
+  static async open(server: { host: string; port: number }, tlsOptions: TurnTlsOptions | undefined, logger: Logger, signal?: AbortSignal, timeoutMs = 10_000): Promise<StreamControlTransport> {
+    return new StreamControlTransport(await connectToServer(server, tlsOptions, signal, timeoutMs), logger);
+  }
+
+  private constructor(socket: net.Socket, logger: Logger) {
     super(logger);
     this.#socket = socket;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -225,18 +230,5 @@ abstract class StreamControlTransport extends ControlTransport {
       return;
     }
     for (const frame of frames) this.receive(frame);
-  }
-}
-
-export class TcpControlTransport extends StreamControlTransport {
-  static async open(server: { host: string; port: number }, logger: Logger, signal?: AbortSignal, timeoutMs = 10_000): Promise<TcpControlTransport> {
-    return new TcpControlTransport(await connectToServer(server, undefined, signal, timeoutMs), logger);
-  }
-}
-
-/** TURN over TLS (`turns:`, RFC 8656 §3.1): the TCP transport's framing inside a verified TLS session. */
-export class TlsControlTransport extends StreamControlTransport {
-  static async open(server: { host: string; port: number }, tlsOptions: TurnTlsOptions, logger: Logger, signal?: AbortSignal, timeoutMs = 10_000): Promise<TlsControlTransport> {
-    return new TlsControlTransport(await connectToServer(server, tlsOptions, signal, timeoutMs), logger);
   }
 }

@@ -39,7 +39,7 @@ import {
   XorRelayedAddress,
 } from './attributes.js';
 import { channelDataHeader, CHANNEL_MIN, CHANNEL_MAX } from './channel-data.js';
-import { TcpControlTransport, TlsControlTransport, UdpControlTransport, type ControlTransport } from './control-transport.js';
+import { StreamControlTransport, UdpControlTransport, type ControlTransport } from './control-transport.js';
 import type { TurnCredentials } from './credentials.js';
 import { TurnAuthError, TurnClosedError, TurnErrorResponse, TurnProtocolError } from './errors.js';
 import { connectToServer, type TurnTlsOptions } from './server-connection.js';
@@ -417,8 +417,8 @@ export class TurnClient extends EventEmitter<TurnClientEvents> {
 
 function openControl(options: TurnClientOptions, logger: Logger, timeoutMs: number): Promise<ControlTransport> {
   switch (options.transport ?? 'udp') {
-    case 'tls': return TlsControlTransport.open(options.server, options.tls ?? {}, logger, options.signal, timeoutMs);
-    case 'tcp': return TcpControlTransport.open(options.server, logger, options.signal, timeoutMs);
+    case 'tls': return StreamControlTransport.open(options.server, options.tls ?? {}, logger, options.signal, timeoutMs);
+    case 'tcp': return StreamControlTransport.open(options.server, undefined, logger, options.signal, timeoutMs);
     case 'udp': return UdpControlTransport.open(options.server, logger);
   }
 }
