@@ -566,16 +566,23 @@ class TcpPunch {
       ? OPENER_SETTLE_DEFAULT_MS
       : Math.min(OPENER_SETTLE_MAX_MS, Math.max(OPENER_SETTLE_MIN_MS, OPENER_SETTLE_RTTS * this.#probeRttMs));
     const outcomes = volley.endpoints.map((target) => this.#connectOnce(run, target, volley.fromLocalPort));
+    const needed = Math.ceil(outcomes.length * REFUSED_SHARE);
+    let refused = 0;
     const refusedEnough = new Promise<boolean>((resolve) => {
-      let refused = 0;
-      const needed = Math.ceil(outcomes.length * REFUSED_SHARE);
       for (const outcome of outcomes) {
         void outcome.then((result) => {
           if (result === 'refused' && ++refused >= needed) resolve(true);
         });
       }
     });
-    return Promise.race([refusedEnough, sleep(settleMs, run.signal).then(() => false)]);
+    // The verdict is taken after the loop's poll phase: when the loop stood still past the settle
+    // time (a loaded host), timers run first, and refusals the kernel already has are only seen
+    // in that phase. Taken as "not refused", the opener listened behind a NAT entry the far RST
+    // had closed, and the dialer's SYNs were refused for the whole stage.
+    const settled = sleep(settleMs, run.signal)
+      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(() => refused >= needed);
+    return Promise.race([refusedEnough, settled]);
   }
 
   #localMappingStable(): boolean {

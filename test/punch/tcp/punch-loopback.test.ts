@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import type { NatProfile } from '../../../src/discovery/profile.js';
 import type { Candidate } from '../../../src/punch/candidates.js';
 import { punchTcp, type PunchTcpOptions, type SignalChannel } from '../../../src/punch/tcp/index.js';
+import { OPENER_SETTLE_DEFAULT_MS } from '../../../src/punch/tcp/punch-tcp.js';
 import { startStunServer } from '../../../src/stun/index.js';
 
 /** Two ends of an in-memory signaling channel, delivering asynchronously like a broker would. */
@@ -137,6 +138,47 @@ test('STUNT #2 swaps roles when the opening SYN is refused, and falls back to th
   assert.match(ra.stages[0].reason, /simultaneous-open grid/);
   assert.equal(ra.method, 'tcp-simultaneous-open');
   await exchange(ra.socket, rb.socket);
+});
+
+test('a STUNT #2 opener whose loop stood still past its settle time still sees its refusal', async () => {
+  // A loaded host: the opener (here the side that took the role over after a swap signal) stands
+  // still from just after its SYN until past its settle time, so the refusal and the settle timer
+  // are due together, and the loop's timers phase comes before the poll phase that reads the RST.
+  const [portA, portB] = [await freePort(), await freePort()];
+  const random = tcpProfile(portA, true, 'random-symmetric', '198.51.100.1');
+  const cone = { ...tcpProfile(portB, true, 'cone', '198.51.100.2'), udp: { filtering: 'address-dependent' } as NatProfile['udp'] };
+  const connect = net.connect;
+  let stalled = false;
+  net.connect = ((...args: Parameters<typeof net.connect>) => {
+    const socket = connect(...args);
+    const options = args[0] as net.TcpNetConnectOpts;
+    if (!stalled && typeof options === 'object' && options.localPort === portA) {
+      stalled = true;
+      // Queued behind the connect's own tick, so the SYN has left (and been refused) by then.
+      process.nextTick(() => {
+        const until = performance.now() + OPENER_SETTLE_DEFAULT_MS * 2;
+        while (performance.now() < until) {
+          // The busy host.
+        }
+      });
+    }
+    return socket;
+  }) as typeof net.connect;
+  try {
+    const [a, b] = await pair({
+      initiator: { local: { port: portA, address: '127.0.0.1', profile: random }, remote: { candidates: srflx(portB), profile: cone } },
+      responder: { local: { port: portB, address: '127.0.0.1', profile: cone }, remote: { candidates: srflx(portA), profile: random } },
+    });
+    assert.ok(stalled, 'the second opener dialled from its port');
+    assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+    const ra = (a as PromiseFulfilledResult<any>).value;
+    assert.match(ra.stages[0].reason, /own opening SYNs were refused/);
+    assert.doesNotMatch(ra.stages[0].reason, /opened \d+ hole/);
+    assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
+    await exchange(ra.socket, (b as PromiseFulfilledResult<any>).value.socket);
+  } finally {
+    net.connect = connect;
+  }
 });
 
 test('a peer with another secret never gets a socket: both sides fail with ERR_PUNCH_FAILED', async () => {
