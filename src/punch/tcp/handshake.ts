@@ -11,6 +11,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { AbortedError } from '../../errors.js';
+import { setIoTimeout } from '../../util/io-timeout.js';
 import { TcpVerificationError } from './errors.js';
 import type { PunchRole } from './planner.js';
 
@@ -79,8 +80,8 @@ export function verifyStream(socket: Socket, options: HandshakeOptions): Promise
     const finish = (error?: Error) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
-      clearTimeout(helloTimer);
+      cancelTimer();
+      cancelHelloTimer();
       socket.off('readable', onReadable);
       socket.off('close', onClose);
       socket.off('error', onError);
@@ -129,9 +130,10 @@ export function verifyStream(socket: Socket, options: HandshakeOptions): Promise
     const onClose = () => finish(new TcpVerificationError('connection closed during verification'));
     const onError = (error: Error) => finish(new TcpVerificationError(`connection failed during verification: ${error.message}`, { cause: error }));
     const onAbort = () => finish(new AbortedError('TCP verification aborted', { cause: options.signal?.reason }));
-    const timer = setTimeout(() => finish(new TcpVerificationError(`no valid handshake from the peer within ${timeoutMs} ms`)), timeoutMs);
+    // Judged after the loop's poll phase: a HELLO that arrived in time is read first (io-timeout).
+    const cancelTimer = setIoTimeout(() => finish(new TcpVerificationError(`no valid handshake from the peer within ${timeoutMs} ms`)), timeoutMs);
     const helloTimeoutMs = Math.min(options.helloTimeoutMs ?? timeoutMs, timeoutMs);
-    const helloTimer = setTimeout(() => {
+    const cancelHelloTimer = setIoTimeout(() => {
       if (peerNonce === undefined) finish(new TcpVerificationError(`no HELLO from the peer within ${helloTimeoutMs} ms (a half-open stream)`));
     }, helloTimeoutMs);
 

@@ -24,6 +24,7 @@ import { natViewOf, planTcp, stageOffsets, type PunchRole, type TcpMethod, type 
 import { ANY_STAGE, SignalInbox, type SignalChannel, type TcpSignal } from './signals.js';
 import { PunchTimeline, type PunchStep } from './timeline.js';
 import { armTcpPort, freePort } from './ready-port.js';
+import { afterPollPhase, setIoTimeout } from '../../util/io-timeout.js';
 import { gridRoundAt, gridRounds, gridPeriodMs, MAX_PORT_MOVES, STALLS_BEFORE_MOVE, stalledDialMs } from './grid.js';
 
 /** @default for `timeoutMs`: long enough for every stage of the longest plan. */
@@ -453,7 +454,7 @@ class TcpPunch {
       if (listener) this.#closeServer(run, listener);
       listener = undefined;
       for (const target of due) dial(target);
-      await new Promise((resolve) => setImmediate(resolve));
+      await afterPollPhase();
       if (!portBusy) {
         listener = this.#listen(run, this.#localAddress);
         listened = true;
@@ -575,12 +576,11 @@ class TcpPunch {
         });
       }
     });
-    // The verdict is taken after the loop's poll phase: when the loop stood still past the settle
-    // time (a loaded host), timers run first, and refusals the kernel already has are only seen
-    // in that phase. Taken as "not refused", the opener listened behind a NAT entry the far RST
-    // had closed, and the dialer's SYNs were refused for the whole stage.
+    // The verdict waits for the loop's poll phase, where refusals the kernel already has are seen
+    // (io-timeout). Taken as "not refused", the opener listened behind a NAT entry the far RST had
+    // closed, and every SYN of the dialer was refused for the rest of the stage.
     const settled = sleep(settleMs, run.signal)
-      .then(() => new Promise((resolve) => setImmediate(resolve)))
+      .then(afterPollPhase)
       .then(() => refused >= needed);
     return Promise.race([refusedEnough, settled]);
   }
@@ -682,22 +682,16 @@ class TcpPunch {
         ...(fromLocalPort ? { localPort: this.#localPort, localAddress: this.#localAddress } : {}),
       });
       run.sockets.add(socket);
-      let stallCheck: NodeJS.Immediate | undefined;
-      // Checked after the loop's poll phase: when the loop stood still past the bound, timers run
-      // first, and a connect or a refusal the kernel already completed is only seen in that phase.
-      const stallTimer = stallMs === undefined ? undefined : setTimeout(() => {
-        stallCheck = setImmediate(() => {
-          if (!socket.connecting) return;
-          run.sockets.delete(socket);
-          socket.destroy();
-          if (run.notes.length < MAX_NOTES) run.notes.push(`dial ${endpointKey(target)}: no answer within ${Math.round(stallMs)} ms, given up for the next round`);
-          resolve('stalled');
-        });
+      // Checked after the loop's poll phase, where a connect or a refusal the kernel already
+      // completed is seen (io-timeout).
+      const cancelStallCheck = stallMs === undefined ? undefined : setIoTimeout(() => {
+        if (!socket.connecting) return;
+        run.sockets.delete(socket);
+        socket.destroy();
+        if (run.notes.length < MAX_NOTES) run.notes.push(`dial ${endpointKey(target)}: no answer within ${Math.round(stallMs)} ms, given up for the next round`);
+        resolve('stalled');
       }, stallMs);
-      socket.once('close', () => {
-        clearTimeout(stallTimer);
-        clearImmediate(stallCheck);
-      });
+      if (cancelStallCheck) socket.once('close', cancelStallCheck);
       socket.once('connect', () => {
         run.sockets.delete(socket);
         this.#offer(socket, run, onUnverified);

@@ -116,3 +116,23 @@ test('a half-open stream (no HELLO from the far end) is given up after helloTime
   a.destroy();
   b.destroy();
 });
+
+test('a HELLO that arrived while the loop stood still past helloTimeoutMs is read before the timer judges it', async () => {
+  // A loaded host: both HELLOs are in the kernel within a millisecond, but the loop is busy past
+  // the hello timeout; when it comes back, its timers phase runs before the poll phase reads them.
+  const [a, b] = await socketPair();
+  try {
+    const initiator = verifyStream(a, options('initiator', { helloTimeoutMs: 50 }));
+    const responder = verifyStream(b, options('responder', { helloTimeoutMs: 50 }));
+    const until = performance.now() + 200;
+    while (performance.now() < until) {
+      // The busy host.
+    }
+    await initiator;
+    selectStream(a);
+    await responder;
+  } finally {
+    a.destroy();
+    b.destroy();
+  }
+});

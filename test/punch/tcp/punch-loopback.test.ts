@@ -151,7 +151,7 @@ test('a STUNT #2 opener whose loop stood still past its settle time still sees i
   let stalled = false;
   net.connect = ((...args: Parameters<typeof net.connect>) => {
     const socket = connect(...args);
-    const options = args[0] as net.TcpNetConnectOpts;
+    const options = args[0] as unknown as net.TcpNetConnectOpts;
     if (!stalled && typeof options === 'object' && options.localPort === portA) {
       stalled = true;
       // Queued behind the connect's own tick, so the SYN has left (and been refused) by then.
