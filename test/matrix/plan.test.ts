@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  cellText, countIntactLines, udpLines, directPathExpected, judge, onlyPairs, pathExpectation, planMatrix, SitePool, type MatrixPair, type PairResult,
+  cellText, countIntactLines, udpLines, directPathExpected, judge, onlyPairs, PairQueue, pathExpectation, planMatrix, SitePool, type MatrixPair, type PairResult,
 } from '../../src/lab/matrix/index.js';
 
 const RST_PORT_RESTRICTED = { preset: 'port-restricted', inboundSyn: 'rst' } as const;
@@ -109,8 +109,45 @@ test('the site pool never hands a site to two pairs at once and gives a diagonal
   assert.deepEqual(pool.take(pair('tcp-plain-kf'))?.length, 2);
 });
 
+test('only a TCP pair of two RST-answering NATs with no path delay runs alone', () => {
+  const plan = planMatrix({
+    transports: ['tcp', 'udp'],
+    variants: [{ variant: 'plain', presets: ['port-restricted-rst', 'port-restricted'] }, { variant: 'delay20', presets: ['port-restricted-rst'] }],
+  });
+  const alone = plan.pairs.filter((pair) => pair.runsAlone).map((pair) => pair.id);
+  assert.deepEqual(alone, ['tcp-plain-xx']);
+});
+
+test('the pair queue starts a pair that runs alone only when nothing runs, and nothing beside it', () => {
+  const plan = planMatrix({ transports: ['tcp'], variants: [{ variant: 'plain', presets: ['port-restricted-rst', 'full-cone'], sameNat: false }] });
+  const drain = (queue: PairQueue, finish: boolean): Array<{ pair: MatrixPair; sites: string[] }> => {
+    const started = [];
+    for (let next = queue.next(); next !== undefined; next = queue.next()) {
+      started.push(next);
+      if (finish) queue.done(next.pair, next.sites);
+    }
+    return started;
+  };
+  // In plan order xx comes first: it starts, and nothing beside it although sites are free.
+  const inOrder = new PairQueue(plan.pairs, new SitePool(plan.sitesFor));
+  const xx = inOrder.next()!;
+  assert.equal(xx.pair.id, 'tcp-plain-xx');
+  assert.equal(inOrder.next(), undefined);
+  inOrder.done(xx.pair, xx.sites);
+  assert.equal(drain(inOrder, true).length, plan.pairs.length - 1);
+  assert.ok(inOrder.finished);
+  // Last in order: it waits while the others run, and starts once they are done.
+  const reversed = new PairQueue([...plan.pairs].reverse(), new SitePool(plan.sitesFor));
+  const beside = drain(reversed, false);
+  assert.ok(beside.length > 0 && beside.every(({ pair }) => !pair.runsAlone), beside.map(({ pair }) => pair.id).join(','));
+  for (const { pair, sites } of beside) reversed.done(pair, sites);
+  const rest = drain(reversed, true).map(({ pair }) => pair.id);
+  assert.ok(rest.includes('tcp-plain-xx'));
+  assert.ok(reversed.finished);
+});
+
 function result(pair: Partial<MatrixPair>, fields: Partial<PairResult>): Omit<PairResult, 'asExpected'> {
-  const full: MatrixPair = { id: 'x', transport: 'tcp', variant: 'plain', connect: 'a', listen: 'b', sameNat: false, expect: 'direct', ...pair };
+  const full: MatrixPair = { id: 'x', transport: 'tcp', variant: 'plain', connect: 'a', listen: 'b', sameNat: false, expect: 'direct', runsAlone: false, ...pair };
   return { pair: full, hosts: ['a1', 'b1'], connected: false, wallMs: 1, ...fields };
 }
 

@@ -55,8 +55,10 @@ function tables(run: MatrixRun): Table[] {
 export function summary(run: MatrixRun): string {
   const failed = run.results.filter((r) => !r.asExpected);
   const count = (expect: string) => run.results.filter((r) => r.pair.expect === expect).length;
+  const alone = run.results.filter((r) => r.pair.runsAlone).map((r) => r.pair.id);
   return `${run.results.length} pairs, ${run.results.length - failed.length} as expected (${count('direct')} direct, ` +
-    `${count('birthday')} birthday, ${count('none')} without a direct path), relay ${run.relay}, ${run.concurrency} at once, ` +
+    `${count('birthday')} birthday, ${count('none')} without a direct path), relay ${run.relay}, ${run.concurrency} at once` +
+    `${alone.length > 0 ? ` (${alone.join(', ')} alone)` : ''}, ` +
     `${(run.wallMs / 1000).toFixed(1)} s (lab built in ${(run.labBuildMs / 1000).toFixed(1)} s)`;
 }
 

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { AbortedError } from '../../errors.js';
 import { Lab } from '../lab.js';
 import { CliProcess } from './cli-process.js';
-import { onlyPairs, planMatrix, SitePool, variantByKey, type MatrixPair, type MatrixPlan, type MatrixSelection } from './plan.js';
+import { onlyPairs, PairQueue, planMatrix, SitePool, variantByKey, type MatrixPair, type MatrixPlan, type MatrixSelection } from './plan.js';
 import { REGISTER_TIMEOUT_MS, runPair, type PairResult, type RelayFlag } from './run-pair.js';
 
 export interface MatrixOptions extends MatrixSelection {
@@ -76,25 +76,18 @@ export async function runMatrixIn(lab: Lab, plan: MatrixPlan, options: MatrixOpt
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   if (options.logDir) await mkdir(options.logDir, { recursive: true });
   const server = await startServer(lab, cli);
-  const pool = new SitePool(plan.sitesFor);
-  const waiting = [...plan.pairs];
+  const queue = new PairQueue(plan.pairs, new SitePool(plan.sitesFor));
   const results: PairResult[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
-      let running = 0;
       const pump = (): void => {
         if (options.signal?.aborted) return reject(new AbortedError('matrix run aborted'));
         if (!server.process.running) return reject(new Error(`ntcp server exited: ${server.process.stderrTail.slice(-5).join('\n')}`));
-        if (waiting.length === 0 && running === 0) return resolve();
-        for (let i = 0; i < waiting.length && running < concurrency; ) {
-          const pair = waiting[i]!;
-          const sites = pool.take(pair);
-          if (sites === undefined) {
-            i += 1;
-            continue;
-          }
-          waiting.splice(i, 1);
-          running += 1;
+        if (queue.finished) return resolve();
+        while (queue.running < concurrency) {
+          const next = queue.next();
+          if (next === undefined) break;
+          const { pair, sites } = next;
           void runPair(lab, pair, sites, {
             cli, server: server.address, relay, connectTimeoutMs,
             ...(options.probeTimeoutMs ? { probeTimeoutMs: options.probeTimeoutMs } : {}),
@@ -106,8 +99,7 @@ export async function runMatrixIn(lab: Lab, plan: MatrixPlan, options: MatrixOpt
             results.push(result);
             options.onResult?.(result, results.length, plan.pairs.length);
           }, reject).finally(() => {
-            pool.release(sites);
-            running -= 1;
+            queue.done(pair, sites);
             pump();
           });
         }
