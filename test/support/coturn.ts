@@ -9,7 +9,8 @@ import { udpBinding } from '../../src/stun/index.js';
 /**
  * One way to run coturn in tests: on free loopback ports, explicit flags only (`-n`, no config
  * file), ready once every listening address answers a STUN Binding over UDP and accepts TCP,
- * killed by PID in `stop()` (call it in finally) and when the test process exits.
+ * killed by PID in `stop()` (call it in finally), when the test process exits, and by a
+ * parent-death signal when that process is killed.
  */
 export interface Coturn {
   host: string;
@@ -119,7 +120,9 @@ async function launch(hosts: string[], port: number, alternate: boolean, tls: (C
     ...tlsArgs, '--no-dtls', '--no-cli', '--log-file=stdout', '--simple-log',
     `--pidfile=${join(dir, 'pid')}`, `--userdb=${join(dir, 'turndb')}`, ...modeArgs,
   ];
-  const child = spawn('turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // setpriv (util-linux) execs turnserver with a parent-death signal: a test process killed by a
+  // signal (a runner's timeout) runs no 'exit' handler, and coturn would outlive it.
+  const child = spawn('setpriv', ['--pdeathsig', 'KILL', 'turnserver', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const collect = (chunk: Buffer): void => {
     output += chunk.toString();
