@@ -513,15 +513,18 @@ class TcpPunch {
     let opener = run.stage.lead === this.#options.role;
     for (let swaps = 0; swaps < 2 && !run.signal.aborted; swaps++) {
       if (opener) {
-        const refused = await this.#open(run, volley);
-        if (!refused) {
+        const opened = await this.#open(run, volley);
+        if (opened.sent > 0 && !opened.refused) {
           if (volley.fromLocalPort) this.#listen(run, this.#localAddress);
           inbox.send(run.index, 'opened');
-          run.notes.push(`opened ${volley.endpoints.length} hole(s)`);
+          run.notes.push(`opened ${opened.sent} hole(s)`);
           return undefined;
         }
+        // No SYN left (the port was still held): there is no hole, so the peer opens instead.
         inbox.send(run.index, 'refused');
-        run.notes.push('own opening SYNs were refused (far NAT answers RST): swapped roles');
+        run.notes.push(opened.sent === 0
+          ? 'no opening SYN left (local port busy, EADDRINUSE): swapped roles'
+          : 'own opening SYNs were refused (far NAT answers RST): swapped roles');
         opener = false;
         continue;
       }
@@ -561,27 +564,31 @@ class TcpPunch {
     return { fromLocalPort: true, endpoints: samplePorts(BIRTHDAY_PROBES).map((port) => ({ address: target.address, port })) };
   }
 
-  /** Dials every endpoint once; resolves true when (nearly) all were refused within the settle time. */
-  async #open(run: StageRun, volley: { fromLocalPort: boolean; endpoints: TcpEndpoint[] }): Promise<boolean> {
+  /**
+   * Dials every endpoint once. `sent`: the dials whose SYN left (not EADDRINUSE on the local port);
+   * `refused`: (nearly) all of those were refused within the settle time.
+   */
+  async #open(run: StageRun, volley: { fromLocalPort: boolean; endpoints: TcpEndpoint[] }): Promise<{ sent: number; refused: boolean }> {
     const settleMs = this.#probeRttMs === undefined
       ? OPENER_SETTLE_DEFAULT_MS
       : Math.min(OPENER_SETTLE_MAX_MS, Math.max(OPENER_SETTLE_MIN_MS, OPENER_SETTLE_RTTS * this.#probeRttMs));
     const outcomes = volley.endpoints.map((target) => this.#connectOnce(run, target, volley.fromLocalPort));
-    const needed = Math.ceil(outcomes.length * REFUSED_SHARE);
     let refused = 0;
-    const refusedEnough = new Promise<boolean>((resolve) => {
+    let busy = 0;
+    const verdict = () => ({ sent: outcomes.length - busy, refused: busy < outcomes.length && refused >= Math.ceil((outcomes.length - busy) * REFUSED_SHARE) });
+    const refusedEnough = new Promise<{ sent: number; refused: boolean }>((resolve) => {
       for (const outcome of outcomes) {
         void outcome.then((result) => {
-          if (result === 'refused' && ++refused >= needed) resolve(true);
+          if (result === 'port-busy') busy++;
+          if (result === 'refused') refused++;
+          if (verdict().refused) resolve(verdict());
         });
       }
     });
     // The verdict waits for the loop's poll phase, where refusals the kernel already has are seen
     // (io-timeout). Taken as "not refused", the opener listened behind a NAT entry the far RST had
     // closed, and every SYN of the dialer was refused for the rest of the stage.
-    const settled = sleep(settleMs, run.signal)
-      .then(afterPollPhase)
-      .then(() => refused >= needed);
+    const settled = sleep(settleMs, run.signal).then(afterPollPhase).then(verdict);
     return Promise.race([refusedEnough, settled]);
   }
 

@@ -181,6 +181,38 @@ test('a STUNT #2 opener whose loop stood still past its settle time still sees i
   }
 });
 
+test('a STUNT #2 opener whose port is still held sends no SYN: it claims no hole and the peer opens instead', async () => {
+  const [portA, portB] = [await freePort(), await freePort()];
+  const random = tcpProfile(portA, true, 'random-symmetric', '198.51.100.1');
+  const cone = { ...tcpProfile(portB, true, 'cone', '198.51.100.2'), udp: { filtering: 'address-dependent' } as NatProfile['udp'] };
+  // Something else holds the cone side's port when it opens (EADDRINUSE), and lets go right after.
+  const holder = net.createServer().listen(portB, '127.0.0.1');
+  await new Promise((resolve) => holder.once('listening', resolve));
+  const connect = net.connect;
+  net.connect = ((...args: Parameters<typeof net.connect>) => {
+    const socket = connect(...args);
+    const options = args[0] as unknown as net.TcpNetConnectOpts;
+    if (holder.listening && typeof options === 'object' && options.localPort === portB) setImmediate(() => holder.close());
+    return socket;
+  }) as typeof net.connect;
+  try {
+    const [a, b] = await pair({
+      initiator: { local: { port: portA, address: '127.0.0.1', profile: random }, remote: { candidates: srflx(portB), profile: cone } },
+      responder: { local: { port: portB, address: '127.0.0.1', profile: cone }, remote: { candidates: srflx(portA), profile: random } },
+    });
+    assert.equal(holder.listening, false, 'the opener dialled while the port was held');
+    assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
+    const rb = (b as PromiseFulfilledResult<any>).value;
+    assert.match(rb.stages[0].reason, /no opening SYN left \(local port busy, EADDRINUSE\): swapped roles/);
+    assert.doesNotMatch(rb.stages[0].reason, /opened \d+ hole/);
+    assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+    await exchange((a as PromiseFulfilledResult<any>).value.socket, rb.socket);
+  } finally {
+    net.connect = connect;
+    if (holder.listening) holder.close();
+  }
+});
+
 test('a peer with another secret never gets a socket: both sides fail with ERR_PUNCH_FAILED', async () => {
   const [a, b] = await pair({ responder: { secret: Buffer.alloc(32, 1), timeoutMs: 2500 }, initiator: { timeoutMs: 2500 } });
   for (const result of [a, b]) {
