@@ -52,6 +52,20 @@ async function pair(overrides: { initiator?: Partial<PunchTcpOptions>; responder
   ]);
 }
 
+/**
+ * A random NAT (initiator, port A) against an address-filtering cone (responder, port B): the
+ * plan is STUNT #2 alone, led by the cone side. Loopback refuses every SYN that finds no socket,
+ * like two RST-answering NATs.
+ */
+function randomAgainstCone(portA: number, portB: number) {
+  const random = tcpProfile(portA, true, 'random-symmetric', '198.51.100.1');
+  const cone = { ...tcpProfile(portB, true, 'cone', '198.51.100.2'), udp: { filtering: 'address-dependent' } as NatProfile['udp'] };
+  return pair({
+    initiator: { local: { port: portA, address: '127.0.0.1', profile: random }, remote: { candidates: srflx(portB), profile: cone } },
+    responder: { local: { port: portB, address: '127.0.0.1', profile: cone }, remote: { candidates: srflx(portA), profile: random } },
+  });
+}
+
 async function exchange(a: net.Socket, b: net.Socket): Promise<void> {
   const received = new Promise<string>((resolve) => b.once('data', (data) => resolve(String(data))));
   a.write('ping');
@@ -121,15 +135,8 @@ test('a public responder is dialled directly', async () => {
 });
 
 test('STUNT #2 swaps roles when the opening SYN is refused, and falls back to the grid when both are', async () => {
-  // Loopback refuses every SYN that finds no socket, like two RST-answering NATs. The plan for a
-  // random NAT against an address-filtering cone is STUNT #2 alone, led by the cone side.
   const [portA, portB] = [await freePort(), await freePort()];
-  const random = tcpProfile(portA, true, 'random-symmetric', '198.51.100.1');
-  const cone = { ...tcpProfile(portB, true, 'cone', '198.51.100.2'), udp: { filtering: 'address-dependent' } as NatProfile['udp'] };
-  const [a, b] = await pair({
-    initiator: { local: { port: portA, address: '127.0.0.1', profile: random }, remote: { candidates: srflx(portB), profile: cone } },
-    responder: { local: { port: portB, address: '127.0.0.1', profile: cone }, remote: { candidates: srflx(portA), profile: random } },
-  });
+  const [a, b] = await randomAgainstCone(portA, portB);
   assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
   assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
   const [ra, rb] = [(a as PromiseFulfilledResult<any>).value, (b as PromiseFulfilledResult<any>).value];
@@ -145,8 +152,6 @@ test('a STUNT #2 opener whose loop stood still past its settle time still sees i
   // still from just after its SYN until past its settle time, so the refusal and the settle timer
   // are due together, and the loop's timers phase comes before the poll phase that reads the RST.
   const [portA, portB] = [await freePort(), await freePort()];
-  const random = tcpProfile(portA, true, 'random-symmetric', '198.51.100.1');
-  const cone = { ...tcpProfile(portB, true, 'cone', '198.51.100.2'), udp: { filtering: 'address-dependent' } as NatProfile['udp'] };
   const connect = net.connect;
   let stalled = false;
   net.connect = ((...args: Parameters<typeof net.connect>) => {
@@ -165,10 +170,7 @@ test('a STUNT #2 opener whose loop stood still past its settle time still sees i
     return socket;
   }) as typeof net.connect;
   try {
-    const [a, b] = await pair({
-      initiator: { local: { port: portA, address: '127.0.0.1', profile: random }, remote: { candidates: srflx(portB), profile: cone } },
-      responder: { local: { port: portB, address: '127.0.0.1', profile: cone }, remote: { candidates: srflx(portA), profile: random } },
-    });
+    const [a, b] = await randomAgainstCone(portA, portB);
     assert.ok(stalled, 'the second opener dialled from its port');
     assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
     const ra = (a as PromiseFulfilledResult<any>).value;
@@ -183,8 +185,6 @@ test('a STUNT #2 opener whose loop stood still past its settle time still sees i
 
 test('a STUNT #2 opener whose port is still held sends no SYN: it claims no hole and the peer opens instead', async () => {
   const [portA, portB] = [await freePort(), await freePort()];
-  const random = tcpProfile(portA, true, 'random-symmetric', '198.51.100.1');
-  const cone = { ...tcpProfile(portB, true, 'cone', '198.51.100.2'), udp: { filtering: 'address-dependent' } as NatProfile['udp'] };
   // Something else holds the cone side's port when it opens (EADDRINUSE), and lets go right after.
   const holder = net.createServer().listen(portB, '127.0.0.1');
   await new Promise((resolve) => holder.once('listening', resolve));
@@ -196,10 +196,7 @@ test('a STUNT #2 opener whose port is still held sends no SYN: it claims no hole
     return socket;
   }) as typeof net.connect;
   try {
-    const [a, b] = await pair({
-      initiator: { local: { port: portA, address: '127.0.0.1', profile: random }, remote: { candidates: srflx(portB), profile: cone } },
-      responder: { local: { port: portB, address: '127.0.0.1', profile: cone }, remote: { candidates: srflx(portA), profile: random } },
-    });
+    const [a, b] = await randomAgainstCone(portA, portB);
     assert.equal(holder.listening, false, 'the opener dialled while the port was held');
     assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
     const rb = (b as PromiseFulfilledResult<any>).value;
