@@ -6,6 +6,7 @@ import type { NatProfile } from '../../../src/discovery/profile.js';
 import type { Candidate } from '../../../src/punch/candidates.js';
 import { punchTcp, type PunchTcpOptions, type SignalChannel } from '../../../src/punch/tcp/index.js';
 import { OPENER_SETTLE_DEFAULT_MS } from '../../../src/punch/tcp/punch-tcp.js';
+import { ASYMMETRIC_STAGE_MS, SIMULTANEOUS_OPEN_STAGE_MS } from '../../../src/punch/tcp/planner.js';
 import { startStunServer } from '../../../src/stun/index.js';
 
 /** Two ends of an in-memory signaling channel, delivering asynchronously like a broker would. */
@@ -29,7 +30,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function tcpProfile(port: number, natPresent: boolean, kind: 'cone' | 'random-symmetric' = 'cone', publicAddress = '127.0.0.1'): NatProfile {
+function tcpProfile(port: number, natPresent: boolean, kind: 'cone' | 'random-symmetric' | 'unknown' = 'cone', publicAddress = '127.0.0.1'): NatProfile {
   const address = { family: 'IPv4' as const, address: publicAddress, port };
   return {
     version: 1, server: { host: '127.0.0.1', port: 3478 }, altServer: null, measuredAt: '', durationMs: 0,
@@ -207,6 +208,38 @@ test('a STUNT #2 opener whose port is still held sends no SYN: it claims no hole
   } finally {
     net.connect = connect;
     if (holder.listening) holder.close();
+  }
+});
+
+test('when both NATs answer RST, the last stage\'s grid goes on past its slot until the punch deadline', async () => {
+  // Two NATs of unknown mapping (plan: simultaneous open, then STUNT #2; the grid keeps its
+  // listener between rounds, which on loopback accepts the peer's SYN). Every SYN is refused
+  // until both slots are over, as between RST-answering NATs whose SYNs never cross; only a grid
+  // that goes on past the last slot can still connect.
+  const [portA, portB, dead] = [await freePort(), await freePort(), await freePort()];
+  const slotsEndAt = performance.now() + SIMULTANEOUS_OPEN_STAGE_MS + ASYMMETRIC_STAGE_MS + 300;
+  const connect = net.connect;
+  net.connect = ((...args: Parameters<typeof net.connect>) => {
+    const options = args[0] as unknown as net.TcpNetConnectOpts;
+    const refused = typeof options === 'object' && (options.port === portA || options.port === portB) && performance.now() < slotsEndAt;
+    return connect(...((refused ? [{ ...options, port: dead }, ...args.slice(1)] : args) as Parameters<typeof net.connect>));
+  }) as typeof net.connect;
+  try {
+    const profiles = { a: tcpProfile(portA, true, 'unknown', '198.51.100.1'), b: tcpProfile(portB, true, 'unknown', '198.51.100.2') };
+    const [a, b] = await pair({
+      initiator: { timeoutMs: 12_000, local: { port: portA, address: '127.0.0.1', profile: profiles.a }, remote: { candidates: srflx(portB), profile: profiles.b } },
+      responder: { timeoutMs: 12_000, local: { port: portB, address: '127.0.0.1', profile: profiles.b }, remote: { candidates: srflx(portA), profile: profiles.a } },
+    });
+    assert.equal(a.status, 'fulfilled', String((a as PromiseRejectedResult).reason));
+    assert.equal(b.status, 'fulfilled', String((b as PromiseRejectedResult).reason));
+    const [ra, rb] = [(a as PromiseFulfilledResult<any>).value, (b as PromiseFulfilledResult<any>).value];
+    assert.equal(ra.method, 'tcp-simultaneous-open');
+    assert.equal(ra.stages.length, 2, 'won in the last stage');
+    assert.match(ra.stages[1].reason, /simultaneous-open grid for the rest of the punch/);
+    assert.ok(performance.now() >= slotsEndAt, 'connected only after both slots were over');
+    await exchange(ra.socket, rb.socket);
+  } finally {
+    net.connect = connect;
   }
 });
 
