@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import net from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { expectClosedWithin } from '../support/hostile-stream.js';
 import { encodeTcpAttach, encodeUdpAttach, MAX_TOKEN_LENGTH, UdpType } from '../../src/relay/attach-protocol.js';
 import { encodeDatagramFrame } from '../../src/relay/datagram-frames.js';
 import { attachUdp } from '../../src/relay/index.js';
@@ -44,25 +44,6 @@ const datagram = fc.oneof(
   { weight: 2, arbitrary: bytes(64) },
 );
 
-async function streamClosedWithin(port: number, chunks: Buffer[], endAfter: boolean): Promise<void> {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  socket.on('error', () => undefined);
-  socket.on('data', () => undefined);
-  await once(socket, 'connect');
-  for (const chunk of chunks) socket.write(chunk);
-  if (endAfter) socket.end();
-  // A reset counts as closed: the relay may close with our bytes still unread.
-  const closed = once(socket, 'close');
-  let held = false;
-  const deadline = setTimeout(() => {
-    held = true;
-    socket.destroy();
-  }, HELD_LIMIT_MS);
-  await closed;
-  clearTimeout(deadline);
-  assert.equal(held, false, `the relay held a hostile connection for ${HELD_LIMIT_MS} ms`);
-}
-
 test('the relay survives generated hostile traffic on every port; live sessions keep relaying, no session is made', async () => {
   await withRelay({ handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS }, async (relay) => {
     const [a, b] = await tcpPair(relay);
@@ -79,7 +60,7 @@ test('the relay survives generated hostile traffic on every port; live sessions 
       await fc.assert(
         fc.asyncProperty(
           fc.constantFrom(relay.endpoints.tcpPort, datagramTcpPort), fc.array(streamChunk, { maxLength: 8 }), fc.boolean(),
-          (port, chunks, endAfter) => streamClosedWithin(port, chunks, endAfter),
+          (port, chunks, endAfter) => expectClosedWithin(port, chunks, endAfter, HELD_LIMIT_MS, 'relay'),
         ),
         { numRuns: 40 },
       );
