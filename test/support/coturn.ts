@@ -21,8 +21,17 @@ export interface Coturn {
   pid: number | undefined;
   /** Everything coturn printed, for failure messages. */
   log(): string;
+  /**
+   * How many lines of the log match `pattern`, once at least `atLeast` do or after `timeoutMs`.
+   * coturn's log comes through a pipe read apart from the sockets, so a line can trail the
+   * answer it belongs to. @default timeoutMs LOG_WAIT_MS
+   */
+  logLines(pattern: RegExp, atLeast: number, timeoutMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
+
+/** @default for `logLines`' wait. */
+export const LOG_WAIT_MS = 3000;
 
 export type CoturnAuth = { user: string; password: string; realm: string } | { secret: string; realm: string };
 
@@ -155,7 +164,14 @@ async function launch(hosts: string[], port: number, alternate: boolean, tls: (C
     await stop();
     throw new Error(`turnserver did not come up (${args.join(' ')}):\n${output}`, { cause: error });
   }
-  return { host: hosts[0]!, port, ...(tls ? { tlsPort: tls.port } : {}), pid: child.pid, log: () => output, stop };
+  const logLines = async (pattern: RegExp, atLeast: number, timeoutMs = LOG_WAIT_MS): Promise<number> => {
+    const count = (): number => output.split('\n').filter((line) => pattern.test(line)).length;
+    for (const deadline = Date.now() + timeoutMs; count() < atLeast && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return count();
+  };
+  return { host: hosts[0]!, port, ...(tls ? { tlsPort: tls.port } : {}), pid: child.pid, log: () => output, logLines, stop };
 }
 
 /** coturn has no readiness signal: ask until it answers, over UDP and TCP. */
