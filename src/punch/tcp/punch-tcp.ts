@@ -550,7 +550,7 @@ class TcpPunch {
     // last stage nothing else is left to try, so the grid goes on until the punch's deadline
     // (lab, no path delay, 6 busy loops on 2 cores: crossings took up to 7 s).
     run.method = 'tcp-simultaneous-open';
-    const last = run.index === this.#plan.stages.length - 1 && this.#overall !== undefined;
+    const last = run.index === this.#plan.stages.length - 1;
     if (last) this.#extendToDeadline(run);
     run.notes.push(`both NATs answer unsolicited SYNs with RST: simultaneous-open grid for the rest of the ${last ? 'punch' : 'slot'}`);
     await this.#dialOnGrid(run, targets);
